@@ -1,0 +1,97 @@
+"""`lzt eval`: mAP and top-k precision/recall/F1 of a classifier on a labelled image set."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from lzt.cli.app import DeviceOption, QuietOption, app
+from lzt.cli.common import encoder_for_classifier, mapping_config
+from lzt.cli.ui import Ui, console
+from lzt.errors import EXIT_OK, EXIT_SKIPPED, LztError
+from lzt.evaluate import read_labelled_set, target_matrix
+from lzt.images import DecodeOptions, chunked, default_workers, iter_batches
+from lzt.metrics import EvalResult, evaluate
+from lzt.tagger import Selection, tag_batches
+
+
+def print_report(result: EvalResult, weights_note: str | None) -> None:
+    """The per-label table and the summary, on stderr (stdout is for --json)."""
+    from rich.table import Table
+
+    table = Table(title="per-label AP (%)", show_lines=False)
+    for column in ("label", "AP", "positives"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    order = sorted(range(len(result.labels)), key=lambda i: -1 if math.isnan(result.ap[i]) else result.ap[i], reverse=True)
+    for i in order:
+        ap = "-" if math.isnan(result.ap[i]) else f"{100 * result.ap[i]:.1f}"
+        table.add_row(result.labels[i], ap, str(int(result.positives[i])))
+    console.print(table)
+    k = result.k
+    summary = (
+        f"mAP {100 * result.mean_ap:.2f} over {int((result.positives > 0).sum())} labels with positives, {result.images} images | "
+        f"top-{k}: CP {100 * result.cp:.1f} CR {100 * result.cr:.1f} CF1 {100 * result.cf1:.1f} "
+        f"OP {100 * result.op:.1f} OR {100 * result.or_:.1f} OF1 {100 * result.of1:.1f}"
+    )
+    console.print(summary, markup=False)
+    if weights_note:
+        console.print(weights_note, style="bold yellow", markup=False)
+
+
+@app.command(
+    "eval",
+    epilog="Example:\n\n  lzt eval --classifier coco.lzt --dataset ../shared/data/coco128/labels.jsonl --json > scores.json",
+)
+def eval_command(
+    classifier: Path = typer.Option(..., "--classifier", "-c", help="Classifier file."),
+    dataset: Path = typer.Option(..., "--dataset", "-d", help='JSON Lines: {"file": "relative/path.jpg", "labels": [...]} per image.'),
+    k: int = typer.Option(3, "--k", min=1, help="k of the top-k precision/recall/F1."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object on stdout."),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Decoding processes."),
+    mapping: str = typer.Option("anchors", "--mapping", help="Modality-gap mapping: anchors or none."),
+    map_temperature: float = typer.Option(100.0, "--map-temperature", help="Softmax temperature of the mapping."),
+    map_mix: float = typer.Option(0.7, "--map-mix", help="Weight of the image embedding in the fused one."),
+    model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's)."),
+    pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: tag, checkpoint file, or none."),
+    device: str = DeviceOption,
+    quiet: bool = QuietOption,
+) -> int:
+    """Score a classifier on labelled images: mAP, per-label AP, and top-k P/R/F1."""
+    ui = Ui(quiet)
+    clf, encoder = encoder_for_classifier(classifier, model, pretrained, device, ui)
+    labelled = read_labelled_set(dataset, clf.labels)
+    for label, count in sorted(labelled.unknown.items()):
+        ui.warn(f"dataset label {label!r} ({count} images) is not in the classifier's vocabulary; ignored")
+    workers = default_workers() if workers is None else workers
+    batches = iter_batches(list(chunked(labelled.files, batch_size)), encoder.preprocess, workers, DecodeOptions())
+    scores, keep = [], []
+    with ui.progress("scoring", len(labelled.files), "images") as advance:
+        for row, record in enumerate(tag_batches(batches, encoder, clf, Selection(topk=1), mapping_config(mapping, map_temperature, map_mix), keep_scores=True)):
+            if record.error is not None:
+                ui.warn(f"skipped {record.path}: {record.error}")
+            else:
+                scores.append(record.scores.numpy())
+                keep.append(row)
+            advance(1)
+    if not scores:
+        raise LztError("no image of the dataset could be read")
+    targets = target_matrix([labelled.labels[i] for i in keep], clf.labels)
+    result = evaluate(np.stack(scores), targets, clf.labels, k)
+    note = None
+    if encoder.pretrained == "none":
+        note = "RANDOM WEIGHTS (--pretrained none): these figures are chance level and say nothing about lzt's quality."
+    if not quiet:
+        print_report(result, note)
+    elif note:
+        ui.warn(note)
+    if as_json:
+        payload = result.as_dict()
+        payload["random_weights"] = encoder.pretrained == "none"
+        typer.echo(json.dumps(payload))
+    return EXIT_SKIPPED if len(keep) < len(labelled.files) else EXIT_OK

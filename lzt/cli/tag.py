@@ -1,0 +1,91 @@
+"""`lzt tag`: images in, tags out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from lzt.cli.app import DeviceOption, QuietOption, app
+from lzt.cli.common import encoder_for_classifier, mapping_config
+from lzt.cli.ui import Ui
+from lzt.errors import EXIT_OK, EXIT_SKIPPED, UsageError
+from lzt.images import DecodeOptions, PathBatches, default_workers, iter_batches
+from lzt.tagger import Selection, tag_batches
+from lzt.writers import FORMATS, ON_EXISTING, CaptionWriter, CsvWriter, JsonlWriter, Writer
+
+
+def make_writer(fmt: str, caption_ext: str, on_existing: str) -> Writer:
+    if fmt == "jsonl":
+        return JsonlWriter(sys.stdout)
+    if fmt == "csv":
+        return CsvWriter(sys.stdout)
+    if fmt == "txt":
+        return CaptionWriter(caption_ext, on_existing)
+    if fmt == "xmp":
+        from lzt.xmp import XmpWriter
+
+        return XmpWriter(on_existing=on_existing)
+    raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lzt tag ~/Pictures --classifier coco.lzt --topk 5\n\n"
+        "  lzt tag ./images --classifier coco.lzt --format txt --threshold 0.2\n\n"
+        "  lzt tag ./images --classifier coco.lzt | jq -r '.tags[0].label'"
+    )
+)
+def tag(
+    paths: List[Path] = typer.Argument(..., help="Image files and folders (searched recursively).", show_default=False),
+    classifier: Path = typer.Option(..., "--classifier", "-c", help="Classifier file made by `lzt build-classifier`."),
+    topk: Optional[int] = typer.Option(10, "--topk", "-k", min=1, help="Keep at most this many tags per image (best first)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Keep only tags scoring at least this."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv (stdout); txt (caption file beside each image); xmp (sidecar)."),
+    caption_ext: str = typer.Option(".txt", "--caption-ext", help="Extension of caption files (--format txt)."),
+    on_existing: str = typer.Option("overwrite", "--on-existing", help="When a caption/sidecar exists: skip, overwrite, or append (merge without duplicates)."),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per GPU/CPU batch."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Decoding processes (default: one per core, at most 16; 0 decodes in the main process)."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Glob pattern of file or folder names to skip (repeatable)."),
+    include_hidden: bool = typer.Option(False, "--include-hidden", help="Also search hidden folders and files."),
+    max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse images with more pixels than this (decompression bombs)."),
+    mapping: str = typer.Option("anchors", "--mapping", help="Modality-gap mapping: anchors (CoMC) or none."),
+    map_temperature: float = typer.Option(100.0, "--map-temperature", help="Softmax temperature of the mapping."),
+    map_mix: float = typer.Option(0.7, "--map-mix", help="Weight of the image embedding in the fused one (1 = no mapping)."),
+    model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's)."),
+    pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: open_clip tag, checkpoint file, or none (random; testing only)."),
+    device: str = DeviceOption,
+    quiet: bool = QuietOption,
+) -> int:
+    """Tag images: one JSON line per image on stdout (or caption/XMP files beside them)."""
+    ui = Ui(quiet)
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if on_existing not in ON_EXISTING:
+        raise UsageError(f"unknown --on-existing {on_existing!r} (choose from {', '.join(ON_EXISTING)})")
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"no such file or folder: {path}")
+    mapping_cfg = mapping_config(mapping, map_temperature, map_mix)
+    clf, encoder = encoder_for_classifier(classifier, model, pretrained, device, ui)
+    writer = make_writer(fmt, caption_ext, on_existing)
+    workers = default_workers() if workers is None else workers
+    batches = iter_batches(
+        PathBatches(paths, batch_size, exclude, include_hidden), encoder.preprocess, workers,
+        DecodeOptions(max_pixels=max_pixels), pin_memory=encoder.device.type == "cuda",
+    )
+    done = skipped = 0
+    with ui.progress("tagging", None, "images") as advance:
+        for record in tag_batches(batches, encoder, clf, Selection(topk, threshold), mapping_cfg):
+            writer.write(record)
+            if record.error is not None:
+                skipped += 1
+                ui.warn(f"skipped {record.path}: {record.error}")
+            done += 1
+            advance(1)
+    writer.close()
+    ui.info(f"tagged {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
+    return EXIT_SKIPPED if skipped else EXIT_OK
