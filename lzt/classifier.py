@@ -2,8 +2,8 @@
 
 Artifact: one safetensors file. Tensors: `weight` (C, D), `anchors` (C, D) and optionally
 `corpus_embeddings` (N, D, float16) with `corpus_labels` (N, C, uint8). The JSON manifest lives in
-the safetensors header metadata under `lzt_manifest`, with a SHA-256 of every tensor's bytes so a
-modified file is refused. safetensors holds raw arrays only: loading never runs code (no pickle).
+the safetensors header metadata under `lzt_manifest`, with a SHA-256 over the manifest and every
+tensor's bytes, so a modified or damaged file is refused. safetensors holds raw arrays only: loading never runs code (no pickle).
 """
 
 from __future__ import annotations
@@ -149,8 +149,11 @@ class Classifier:
             "embed_dim": self.embed_dim,
             "training": self.training,
             "corpus": self.corpus,
-            "tensor_sha256": _tensor_digest(self.tensors()),
         }
+
+    def signed_manifest(self) -> dict:
+        manifest = self.manifest()
+        return {**manifest, "sha256": _digest(manifest, self.tensors())}
 
     def check_compatible(self, model: str, embed_dim: int) -> None:
         if model != self.model:
@@ -164,8 +167,11 @@ class Classifier:
             )
 
 
-def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+def _digest(manifest: dict, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the manifest (canonical JSON, without its own checksum) and every tensor."""
     digest = hashlib.sha256()
+    unsigned = {k: v for k, v in manifest.items() if k != "sha256"}
+    digest.update(json.dumps(unsigned, sort_keys=True, ensure_ascii=False).encode())
     for name in sorted(tensors):
         tensor = tensors[name].contiguous()
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
@@ -193,7 +199,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def save_classifier(classifier: Classifier, path: Path) -> None:
-    metadata = {MANIFEST_KEY: json.dumps(classifier.manifest(), ensure_ascii=False)}
+    metadata = {MANIFEST_KEY: json.dumps(classifier.signed_manifest(), ensure_ascii=False)}
     atomic_write(Path(path), lambda tmp: save_file(classifier.tensors(), str(tmp), metadata=metadata))
 
 
@@ -216,7 +222,7 @@ def load_classifier(path: Path) -> Classifier:
         raise LztError(f"{path} is not an lzt classifier file")
     if manifest.get("format_version", 0) > FORMAT_VERSION:
         raise LztError(f"{path} was written by a newer lzt ({manifest.get('lzt_version')}); upgrade lzt")
-    if _tensor_digest(tensors) != manifest.get("tensor_sha256"):
+    if _digest(manifest, tensors) != manifest.get("sha256"):
         raise LztError(f"{path} is corrupt or was modified (checksum mismatch)")
     classifier = Classifier(
         labels=list(manifest["labels"]),

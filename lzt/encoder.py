@@ -75,13 +75,41 @@ def _check_model_name(name: str) -> None:
 
 
 def _offline_message(name: str, pretrained: str, exc: BaseException) -> str:
-    reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        reason = "no network, and they are not in the local cache"
+    else:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
     return (
         f"could not fetch weights {name}/{pretrained} ({reason}). "
         f"Fixes: run `lzt models pull {name} --pretrained {pretrained}` on a connected machine; "
         f"or pass --pretrained /path/to/checkpoint (.safetensors/.bin/.pt); "
         f"or set ${PRETRAINED_ENV}=/path/to/checkpoint"
     )
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick connection attempt, so an offline machine fails in seconds instead of
+    sitting through the hub client's retries (about a minute)."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _use_cached_weights_only() -> None:
+    """Offline: let huggingface_hub answer from its local cache without network attempts."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import huggingface_hub.constants as hub_constants
+
+        hub_constants.HF_HUB_OFFLINE = True
+    except ImportError:
+        pass
 
 
 def create_model(name: str, pretrained: str, device: torch.device, warn: Callable[[str], None]):
@@ -112,6 +140,8 @@ def create_model(name: str, pretrained: str, device: torch.device, warn: Callabl
             raise UsageError(
                 f"{pretrained!r} is neither a file nor a pretrained tag of {name} (tags: {known})"
             )
+        if not hub_reachable():
+            _use_cached_weights_only()
     try:
         model = open_clip.create_model(
             name,
@@ -121,13 +151,11 @@ def create_model(name: str, pretrained: str, device: torch.device, warn: Callabl
             pretrained_text=weights is not None,
             cache_dir=os.environ.get("LZT_WEIGHTS_DIR"),
         )
-    except (RuntimeError, KeyError, ValueError) as exc:
-        if weights and Path(weights).is_file():
-            raise LztError(f"{weights} is not a checkpoint of {name}: {str(exc)[:200]}") from exc
-        raise LztError(_offline_message(name, pretrained, exc)) from exc
-    except Exception as exc:  # network stack errors differ by library version (requests, httpx, hf)
-        if weights is None or Path(str(weights)).is_file():
+    except Exception as exc:  # loaders and network stacks raise many types; all mean the same here
+        if weights is None:
             raise
+        if Path(weights).is_file():
+            raise LztError(f"{weights} is not a usable checkpoint of {name}: {str(exc)[:200]}") from exc
         raise LztError(_offline_message(name, pretrained, exc)) from exc
     model.eval()
     tokenizer = open_clip.get_tokenizer(name)
@@ -251,6 +279,59 @@ class ClipEncoder:
         """uint8 (B, 3, H, W) -> (B, D) float32 unit vectors on the model's device."""
         features = self.model.encode_image(self.normalise_pixels(pixels))
         return F.normalize(features.float(), dim=-1)
+
+    def has_local_branch(self) -> bool:
+        from lzt.dense import local_branch_support
+
+        return local_branch_support(self.model) is not None
+
+    def encode_pixels_dense(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (B, 3, H, W) -> unit global (B, D) and unit local tokens (B, T, D)."""
+        from lzt.dense import encode_global_and_local
+
+        return encode_global_and_local(self.model, self.normalise_pixels(pixels))
+
+    def set_input(self, image_size: int | None, resize_mode: str) -> None:
+        """A larger (or smaller) input than the model's default, and how images are fitted to it."""
+        if image_size and image_size != self.preprocess.image_size:
+            resize_position_embeddings(self.model, image_size)
+        self.preprocess = preprocess_spec(self.model, image_size, resize_mode)
+
+
+def _interpolate_grid(embedding: torch.Tensor, prefix: int, new_grid: int) -> torch.Tensor:
+    """(prefix + g*g, C) position embeddings -> (prefix + new_grid**2, C), bicubic on the grid."""
+    head, grid = embedding[:prefix], embedding[prefix:]
+    old = int(round(grid.shape[0] ** 0.5))
+    grid = grid.reshape(1, old, old, -1).permute(0, 3, 1, 2).float()
+    grid = F.interpolate(grid, size=(new_grid, new_grid), mode="bicubic", align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(new_grid * new_grid, -1).to(embedding.dtype)
+    return torch.cat([head, grid])
+
+
+def resize_position_embeddings(model, image_size: int) -> None:
+    """Let a ViT or ResNet tower take `image_size` inputs by interpolating its position grid."""
+    visual = model.visual
+    if hasattr(visual, "attnpool"):  # ResNet: the attention pool sees a (size/32)^2 grid
+        if image_size % 32:
+            raise UsageError("--image-size must be a multiple of 32 for ResNet models")
+        pool = visual.attnpool
+        pool.positional_embedding = torch.nn.Parameter(
+            _interpolate_grid(pool.positional_embedding.data, 1, image_size // 32), requires_grad=False
+        )
+    elif hasattr(visual, "positional_embedding") and hasattr(visual, "conv1"):
+        patch = visual.conv1.kernel_size[0]
+        if image_size % patch:
+            raise UsageError(f"--image-size must be a multiple of the patch size ({patch})")
+        prefix = visual.positional_embedding.shape[0] - (visual.grid_size[0] * visual.grid_size[1])
+        visual.positional_embedding = torch.nn.Parameter(
+            _interpolate_grid(visual.positional_embedding.data, prefix, image_size // patch), requires_grad=False
+        )
+        visual.grid_size = (image_size // patch, image_size // patch)
+    else:
+        raise UsageError("--image-size is supported for open_clip ViT and ResNet towers only")
+    visual.image_size = (image_size, image_size)
+    if isinstance(getattr(visual, "preprocess_cfg", None), dict):
+        visual.preprocess_cfg["size"] = (image_size, image_size)
 
 
 def default_pretrained(name: str) -> str:

@@ -11,10 +11,32 @@ from typing import Iterable, Iterator
 
 import torch
 
+from lzt.calibration import CALIBRATIONS, calibrate
 from lzt.classifier import Classifier
 from lzt.encoder import ClipEncoder
 from lzt.images import ImageBatch
-from lzt.mapping import MappingConfig, map_through_keys
+from lzt.mapping import CorpusIndex, MappingConfig, map_features
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How embeddings become label scores (the options of `lzt tag` and `lzt eval`)."""
+
+    mapping: MappingConfig = MappingConfig()
+    local: bool = True  # add CoMC's local branch when the tower supports it
+    local_weight: float = 0.5  # final = (1 - w) * global + w * local
+    calibration: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"unknown calibration {self.calibration!r} (choose from {', '.join(CALIBRATIONS)})")
+        if not 0.0 <= self.local_weight <= 1.0:
+            raise ValueError("the local weight must lie in [0, 1]")
+
+
+def fuse_scores(global_scores: torch.Tensor, token_scores: torch.Tensor, local_weight: float = 0.5) -> torch.Tensor:
+    """CoMC: final = (1 - w) * s_global + w * max over tokens of s_token. (B, C), (B, T, C)."""
+    return (1.0 - local_weight) * global_scores + local_weight * token_scores.max(dim=1).values
 
 
 @dataclass(frozen=True)
@@ -34,18 +56,34 @@ class Record:
 
 
 class Scorer:
-    """Image embeddings -> (B, C) label scores, on the encoder's device."""
+    """Pixels -> (B, C) label scores: encode, map each embedding, score, fuse, calibrate."""
 
-    def __init__(self, classifier: Classifier, device: torch.device, mapping: MappingConfig = MappingConfig()):
-        self.mapping = mapping
+    def __init__(self, encoder: ClipEncoder, classifier: Classifier, config: ScoringConfig = ScoringConfig()):
+        self.encoder = encoder
+        self.config = config
+        self.local = config.local and config.local_weight > 0 and encoder.has_local_branch()
+        device = encoder.device
         self.weight = classifier.weight.to(device)
         self.anchors = classifier.anchors.to(device)
+        self.corpus = None
+        if config.mapping.method == "corpus":
+            if classifier.corpus_embeddings is None:
+                raise ValueError("--mapping corpus needs a classifier built with its corpus embeddings")
+            self.corpus = CorpusIndex(classifier.corpus_embeddings, use_gpu=device.type == "cuda")
 
-    def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        features = features.float()
-        if self.mapping.method == "anchors":
-            features = map_through_keys(features, self.anchors, self.mapping.temperature, self.mapping.mix)
-        return features @ self.weight.T
+    def score_embeddings(self, features: torch.Tensor) -> torch.Tensor:
+        """(..., D) unit embeddings -> (..., C) classifier scores after the mapping."""
+        flat = features.reshape(-1, features.shape[-1])
+        mapped = map_features(flat, self.config.mapping, self.anchors, self.corpus)
+        return (mapped @ self.weight.T).reshape(*features.shape[:-1], -1)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        if self.local:
+            global_features, tokens = self.encoder.encode_pixels_dense(pixels)
+            scores = fuse_scores(self.score_embeddings(global_features), self.score_embeddings(tokens), self.config.local_weight)
+        else:
+            scores = self.score_embeddings(self.encoder.encode_pixels(pixels))
+        return calibrate(scores, self.config.calibration)
 
 
 def select_tags(scores: torch.Tensor, labels: list[str], selection: Selection) -> list[list[tuple[str, float]]]:
@@ -68,16 +106,16 @@ def tag_batches(
     encoder: ClipEncoder,
     classifier: Classifier,
     selection: Selection,
-    mapping: MappingConfig = MappingConfig(),
+    scoring: ScoringConfig = ScoringConfig(),
     keep_scores: bool = False,
 ) -> Iterator[Record]:
     """One Record per file of every batch, in order; undecodable files carry their error."""
-    scorer = Scorer(classifier, encoder.device, mapping)
+    scorer = Scorer(encoder, classifier, scoring)
     for batch in batches:
         tags: dict[int, list[tuple[str, float]]] = {}
         all_scores: dict[int, torch.Tensor] = {}
         if batch.ok:
-            scores = scorer(encoder.encode_pixels(batch.pixels))
+            scores = scorer(batch.pixels)
             for position, row in zip(batch.ok, select_tags(scores, classifier.labels, selection)):
                 tags[position] = row
             if keep_scores:

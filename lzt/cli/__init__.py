@@ -6,7 +6,7 @@ import os
 import sys
 import traceback
 
-import click
+import typer
 
 from lzt.cli import build, evaluate, generate, info, tag  # noqa: F401  (register the commands)
 from lzt.cli.app import State, app
@@ -20,6 +20,35 @@ def _quiet_broken_pipe() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _click_exception_types() -> tuple[type[Exception], ...]:
+    """Usage errors come from click, or from the copy of click that newer Typer releases carry."""
+    types = []
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+
+        types.append(TyperClickException)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _exit_types(name: str) -> tuple[type[BaseException], ...]:
+    types = {getattr(typer, name)}
+    try:
+        import click
+
+        types.add(getattr(click.exceptions, name))
+    except ImportError:
+        pass
+    return tuple(types)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="lzt", standalone_mode=False)
@@ -28,12 +57,12 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         console.print(f"error: {exc}", style="bold red", markup=False)
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except _exit_types("Exit") as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except _exit_types("Abort"):
         console.print("interrupted", markup=False)
         code = EXIT_INTERRUPTED
-    except click.ClickException as exc:
+    except _click_exception_types() as exc:
         exc.show()
         code = EXIT_USAGE
     except KeyboardInterrupt:

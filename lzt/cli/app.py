@@ -34,8 +34,10 @@ def root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors (for bug reports)."),
 ) -> None:
     State.debug = debug
-    # open_clip and httpx log to the root logger; keep stderr for lzt's own messages.
-    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR)
+    # open_clip, huggingface_hub and httpx log failures that lzt reports itself in one line.
+    logging.basicConfig(level=logging.DEBUG if debug else logging.CRITICAL)
+    for name in ("huggingface_hub", "httpx", "open_clip"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL)
 
 
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N. The choice is printed on stderr.")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import typer
+
 from lzt.classifier import Classifier, load_classifier
 from lzt.cli.ui import Ui
 from lzt.encoder import PRETRAINED_ENV, ClipEncoder, load_encoder
 from lzt.errors import UsageError
 from lzt.mapping import MappingConfig
+from lzt.tagger import ScoringConfig
 
 DEFAULT_MODEL = "ViT-B-16"
 
@@ -43,8 +46,30 @@ def encoder_for_classifier(
     return classifier, encoder
 
 
-def mapping_config(method: str, temperature: float, mix: float) -> MappingConfig:
+# Options shared by `tag` and `eval`: how embeddings become scores, and the input size.
+MappingOption = typer.Option("anchors", "--mapping", help="Modality-gap mapping: anchors (CoMC: class prompt embeddings), corpus (k nearest corpus sentences, faiss), or none.")
+MapTemperatureOption = typer.Option(100.0, "--map-temperature", help="Softmax temperature of the mapping.")
+MapMixOption = typer.Option(0.7, "--map-mix", help="Weight of the image embedding in the fused one (1 = no mapping).")
+NeighboursOption = typer.Option(64, "--neighbours", min=1, help="Corpus texts per image for --mapping corpus.")
+LocalOption = typer.Option(True, "--local/--no-local", help="Add CoMC's local branch (per-patch scores, max over patches) when the tower supports it.")
+LocalWeightOption = typer.Option(0.5, "--local-weight", help="final = (1-w) global + w local.")
+CalibrationOption = typer.Option("none", "--calibration", help="none; image (z-score across labels per image); image+label (then across the images of each batch: needs many images per batch).")
+ImageSizeOption = typer.Option(None, "--image-size", min=32, help="Input resolution (default: the model's); larger sizes interpolate position embeddings.")
+ResizeOption = typer.Option("shortest", "--resize", help="shortest (resize short side + centre crop, CLIP's default), letterbox (whole image, padded) or squash (whole image, stretched).")
+
+RESIZE_MODES = ("shortest", "letterbox", "squash")
+
+
+def scoring_config(
+    mapping: str, temperature: float, mix: float, neighbours: int, local: bool, local_weight: float, calibration: str
+) -> ScoringConfig:
     try:
-        return MappingConfig(method=method, temperature=temperature, mix=mix)
+        return ScoringConfig(MappingConfig(mapping, temperature, mix, neighbours), local, local_weight, calibration)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def configure_input(encoder: ClipEncoder, image_size: int | None, resize: str) -> None:
+    if resize not in RESIZE_MODES:
+        raise UsageError(f"unknown --resize {resize!r} (choose from {', '.join(RESIZE_MODES)})")
+    encoder.set_input(image_size, resize)

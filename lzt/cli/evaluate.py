@@ -7,11 +7,18 @@ import math
 from pathlib import Path
 from typing import Optional
 
+from dataclasses import replace
+
 import numpy as np
+import torch
 import typer
 
+from lzt.calibration import calibrate
 from lzt.cli.app import DeviceOption, QuietOption, app
-from lzt.cli.common import encoder_for_classifier, mapping_config
+from lzt.cli.common import (
+    CalibrationOption, ImageSizeOption, LocalOption, LocalWeightOption, MapMixOption, MappingOption,
+    MapTemperatureOption, NeighboursOption, ResizeOption, configure_input, encoder_for_classifier, scoring_config,
+)
 from lzt.cli.ui import Ui, console
 from lzt.errors import EXIT_OK, EXIT_SKIPPED, LztError
 from lzt.evaluate import read_labelled_set, target_matrix
@@ -54,9 +61,15 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object on stdout."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Decoding processes."),
-    mapping: str = typer.Option("anchors", "--mapping", help="Modality-gap mapping: anchors or none."),
-    map_temperature: float = typer.Option(100.0, "--map-temperature", help="Softmax temperature of the mapping."),
-    map_mix: float = typer.Option(0.7, "--map-mix", help="Weight of the image embedding in the fused one."),
+    mapping: str = MappingOption,
+    map_temperature: float = MapTemperatureOption,
+    map_mix: float = MapMixOption,
+    neighbours: int = NeighboursOption,
+    local: bool = LocalOption,
+    local_weight: float = LocalWeightOption,
+    calibration: str = CalibrationOption,
+    image_size: Optional[int] = ImageSizeOption,
+    resize: str = ResizeOption,
     model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's)."),
     pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: tag, checkpoint file, or none."),
     device: str = DeviceOption,
@@ -64,7 +77,9 @@ def eval_command(
 ) -> int:
     """Score a classifier on labelled images: mAP, per-label AP, and top-k P/R/F1."""
     ui = Ui(quiet)
+    scoring = scoring_config(mapping, map_temperature, map_mix, neighbours, local, local_weight, calibration)
     clf, encoder = encoder_for_classifier(classifier, model, pretrained, device, ui)
+    configure_input(encoder, image_size, resize)
     labelled = read_labelled_set(dataset, clf.labels)
     for label, count in sorted(labelled.unknown.items()):
         ui.warn(f"dataset label {label!r} ({count} images) is not in the classifier's vocabulary; ignored")
@@ -72,7 +87,9 @@ def eval_command(
     batches = iter_batches(list(chunked(labelled.files, batch_size)), encoder.preprocess, workers, DecodeOptions())
     scores, keep = [], []
     with ui.progress("scoring", len(labelled.files), "images") as advance:
-        for row, record in enumerate(tag_batches(batches, encoder, clf, Selection(topk=1), mapping_config(mapping, map_temperature, map_mix), keep_scores=True)):
+        # Calibrate once over the whole set below: per-label statistics need every image.
+        per_batch = replace(scoring, calibration="none")
+        for row, record in enumerate(tag_batches(batches, encoder, clf, Selection(topk=1), per_batch, keep_scores=True)):
             if record.error is not None:
                 ui.warn(f"skipped {record.path}: {record.error}")
             else:
@@ -82,7 +99,8 @@ def eval_command(
     if not scores:
         raise LztError("no image of the dataset could be read")
     targets = target_matrix([labelled.labels[i] for i in keep], clf.labels)
-    result = evaluate(np.stack(scores), targets, clf.labels, k)
+    all_scores = calibrate(torch.from_numpy(np.stack(scores)), scoring.calibration).numpy()
+    result = evaluate(all_scores, targets, clf.labels, k)
     note = None
     if encoder.pretrained == "none":
         note = "RANDOM WEIGHTS (--pretrained none): these figures are chance level and say nothing about lzt's quality."

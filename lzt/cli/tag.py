@@ -9,7 +9,10 @@ from typing import List, Optional
 import typer
 
 from lzt.cli.app import DeviceOption, QuietOption, app
-from lzt.cli.common import encoder_for_classifier, mapping_config
+from lzt.cli.common import (
+    CalibrationOption, ImageSizeOption, LocalOption, LocalWeightOption, MapMixOption, MappingOption,
+    MapTemperatureOption, NeighboursOption, ResizeOption, configure_input, encoder_for_classifier, scoring_config,
+)
 from lzt.cli.ui import Ui
 from lzt.errors import EXIT_OK, EXIT_SKIPPED, UsageError
 from lzt.images import DecodeOptions, PathBatches, default_workers, iter_batches
@@ -52,9 +55,15 @@ def tag(
     exclude: List[str] = typer.Option([], "--exclude", help="Glob pattern of file or folder names to skip (repeatable)."),
     include_hidden: bool = typer.Option(False, "--include-hidden", help="Also search hidden folders and files."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse images with more pixels than this (decompression bombs)."),
-    mapping: str = typer.Option("anchors", "--mapping", help="Modality-gap mapping: anchors (CoMC) or none."),
-    map_temperature: float = typer.Option(100.0, "--map-temperature", help="Softmax temperature of the mapping."),
-    map_mix: float = typer.Option(0.7, "--map-mix", help="Weight of the image embedding in the fused one (1 = no mapping)."),
+    mapping: str = MappingOption,
+    map_temperature: float = MapTemperatureOption,
+    map_mix: float = MapMixOption,
+    neighbours: int = NeighboursOption,
+    local: bool = LocalOption,
+    local_weight: float = LocalWeightOption,
+    calibration: str = CalibrationOption,
+    image_size: Optional[int] = ImageSizeOption,
+    resize: str = ResizeOption,
     model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's)."),
     pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: open_clip tag, checkpoint file, or none (random; testing only)."),
     device: str = DeviceOption,
@@ -69,8 +78,9 @@ def tag(
     for path in paths:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"no such file or folder: {path}")
-    mapping_cfg = mapping_config(mapping, map_temperature, map_mix)
+    scoring = scoring_config(mapping, map_temperature, map_mix, neighbours, local, local_weight, calibration)
     clf, encoder = encoder_for_classifier(classifier, model, pretrained, device, ui)
+    configure_input(encoder, image_size, resize)
     writer = make_writer(fmt, caption_ext, on_existing)
     workers = default_workers() if workers is None else workers
     batches = iter_batches(
@@ -79,7 +89,7 @@ def tag(
     )
     done = skipped = 0
     with ui.progress("tagging", None, "images") as advance:
-        for record in tag_batches(batches, encoder, clf, Selection(topk, threshold), mapping_cfg):
+        for record in tag_batches(batches, encoder, clf, Selection(topk, threshold), scoring):
             writer.write(record)
             if record.error is not None:
                 skipped += 1

@@ -1,0 +1,152 @@
+"""The real CLI in a subprocess, on real photos: what a user sees on stdout, stderr and $?."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from conftest import jsonl, run_lzt
+
+COCO = None
+
+
+def vocabulary_names():
+    from lzt.labels import load_vocabulary
+
+    return set(load_vocabulary("coco").names)
+
+
+def test_version_and_help():
+    from lzt import __version__
+
+    assert run_lzt("--version").stdout.strip() == f"lzt {__version__}"
+    for command in ("tag", "build-classifier", "eval", "generate"):
+        result = run_lzt(command, "--help")
+        assert "Example" in result.stdout, command
+
+
+def test_tag_jsonl_on_coco128(coco128, tiny_classifier):
+    result = run_lzt("tag", coco128 / "images", "--classifier", tiny_classifier, "--topk", "5", "--workers", "2")
+    records = jsonl(result.stdout)
+    images = sorted((coco128 / "images").glob("*.jpg"))
+    assert len(records) == len(images) == 128
+    assert [r["path"] for r in records] == [str(p) for p in images]  # every image once, sorted
+    names = vocabulary_names()
+    for record in records:
+        assert len(record["tags"]) == 5
+        scores = [t["score"] for t in record["tags"]]
+        assert scores == sorted(scores, reverse=True)
+        assert {t["label"] for t in record["tags"]} <= names
+    assert "RANDOM WEIGHTS" in result.stderr and "device: cpu" in result.stderr
+
+
+def test_threshold_and_topk_together(small_images, tiny_classifier):
+    everything = jsonl(run_lzt("tag", small_images, "-c", tiny_classifier, "--topk", "80", "--workers", "0", "-q").stdout)
+    threshold = sorted(t["score"] for t in everything[0]["tags"])[40]
+    kept = jsonl(run_lzt("tag", small_images, "-c", tiny_classifier, "--topk", "80", "--threshold", str(threshold), "--workers", "0", "-q").stdout)
+    for full, filtered in zip(everything, kept):
+        assert filtered["tags"] == [t for t in full["tags"] if t["score"] >= threshold]
+    top3 = jsonl(run_lzt("tag", small_images, "-c", tiny_classifier, "--topk", "3", "--threshold", str(threshold), "--workers", "0", "-q").stdout)
+    for full, small in zip(kept, top3):
+        assert small["tags"] == full["tags"][:3]
+
+
+def test_worker_counts_give_identical_output(small_images, tiny_classifier):
+    outputs = {w: run_lzt("tag", small_images, "-c", tiny_classifier, "--workers", w, "--batch-size", "5", "-q").stdout for w in ("0", "2")}
+    assert outputs["0"] == outputs["2"]
+
+
+def test_csv_output(small_images, tiny_classifier):
+    rows = list(csv.DictReader(io.StringIO(run_lzt("tag", small_images, "-c", tiny_classifier, "-f", "csv", "-k", "2", "-w", "0", "-q").stdout)))
+    assert len(rows) == 12 and all(len(r["tags"].split(";")) == 2 and not r["error"] for r in rows)
+
+
+def test_caption_files_and_append_without_duplicates(small_images, tiny_classifier, tmp_path):
+    import shutil
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(small_images, folder)
+    first = next(iter(sorted(folder.glob("*.jpg"))))
+    first.with_suffix(".txt").write_text("holiday, Dog\n")
+    run_lzt("tag", folder, "-c", tiny_classifier, "-f", "txt", "-k", "3", "--on-existing", "append", "-w", "0", "-q")
+    captions = sorted(folder.glob("*.txt"))
+    assert len(captions) == 12
+    tags = [t.strip() for t in first.with_suffix(".txt").read_text().split(",")]
+    assert tags[:2] == ["holiday", "Dog"] and len(tags) == len({t.lower() for t in tags})
+    assert result_is_stdout_empty(folder, tiny_classifier)
+
+
+def result_is_stdout_empty(folder, classifier):
+    return run_lzt("tag", folder, "-c", classifier, "-f", "txt", "--on-existing", "skip", "-w", "0", "-q").stdout == ""
+
+
+def test_eval_reports_map_and_admits_random_weights(coco128, tiny_classifier):
+    result = run_lzt("eval", "-c", tiny_classifier, "--dataset", coco128 / "labels.jsonl", "--json", "-w", "2")
+    metrics = json.loads(result.stdout)
+    assert metrics["images"] == 128 and 0.0 <= metrics["mAP"] <= 1.0
+    assert metrics["random_weights"] is True
+    assert "mAP" in result.stderr and "RANDOM WEIGHTS" in result.stderr and "chance level" in result.stderr
+    assert set(metrics["per_label"]) == vocabulary_names()
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["tag", "/no/such/folder", "-c", "{clf}"], 2, "no such file or folder"),
+        (["tag", "{images}", "-c", "/no/such.lzt"], 1, "no classifier file"),
+        (["tag", "{images}", "-c", "{clf}", "--format", "yaml"], 2, "unknown --format"),
+        (["tag", "{images}", "-c", "{clf}", "--device", "cuda"], 2, "no CUDA GPU"),
+        (["tag", "{images}", "-c", "{clf}", "--model", "ViT-B-32"], 1, "built for model 'lzt-tiny-vit'"),
+        (["tag", "{images}", "-c", "{clf}", "--topk", "0"], 2, "topk"),
+        (["build-classifier", "--labels", "no-such-set"], 1, "built-in sets"),
+    ],
+)
+def test_expected_failures_are_one_line_without_traceback(args, code, message, small_images, tiny_classifier):
+    import torch
+
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    args = [a.replace("{clf}", str(tiny_classifier)).replace("{images}", str(small_images)) for a in args]
+    result = run_lzt(*args, check=code)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_head_closes_the_pipe_cleanly(coco128, tiny_classifier):
+    import subprocess
+    import sys
+
+    command = f'"{sys.executable}" -c "from lzt.cli import main; main()" tag "{coco128 / "images"}" -c "{tiny_classifier}" -w 0 -q | head -3; exit ${{PIPESTATUS[0]}}'
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3 and "Traceback" not in result.stderr
+
+
+def test_build_classifier_writes_a_complete_artifact(tmp_path):
+    from lzt.classifier import load_classifier
+
+    out = tmp_path / "voc.lzt"
+    result = run_lzt("build-classifier", "--labels", "voc", "--model", "lzt-tiny-rn", "--pretrained", "none",
+                     "--sentences", "60", "--prompts", "photo7", "--out", out, "--seed", "3")
+    classifier = load_classifier(out)
+    assert len(classifier.labels) == 20 and classifier.model == "lzt-tiny-rn" and classifier.embed_dim == 32
+    assert classifier.training["epochs"] == 20 and classifier.training["noise_std"] == 0.1
+    assert classifier.corpus["sentences"] >= 60 and len(classifier.corpus["sha256"]) == 64
+    assert classifier.synonyms["aeroplane"][:2] == ["airplane", "plane"]
+    assert "wrote" in result.stderr
+    # Same seed, same bytes: the build is reproducible.
+    again = tmp_path / "again.lzt"
+    run_lzt("build-classifier", "--labels", "voc", "--model", "lzt-tiny-rn", "--pretrained", "none",
+            "--sentences", "60", "--prompts", "photo7", "--out", again, "--seed", "3", "-q")
+    assert out.read_bytes() == again.read_bytes()
+
+
+@pytest.mark.slow
+def test_real_architecture_end_to_end(tmp_path, small_images):
+    """ViT-B-32 as published (random weights): build, tag, eval on real photos."""
+    out = tmp_path / "b32.lzt"
+    run_lzt("build-classifier", "--labels", "voc", "--model", "ViT-B-32", "--pretrained", "none",
+            "--sentences", "40", "--prompts", "photo7", "--out", out, "-q")
+    records = jsonl(run_lzt("tag", small_images, "-c", out, "-k", "3", "-w", "0", "-q").stdout)
+    assert len(records) == 12 and all(len(r["tags"]) == 3 for r in records)
