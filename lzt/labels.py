@@ -119,23 +119,36 @@ _UNCHANGED = {"sheep", "deer", "fish", "moose", "bison", "aircraft", "people", "
               "salmon", "shrimp", "squid", "series", "species", "trousers", "clothes"}
 
 
+_O_ES = {"tomato", "potato", "hero", "echo", "torpedo", "veto", "mosquito", "volcano", "domino", "tornado"}
+_MAN_EXCEPTIONS = {"human", "german", "shaman", "talisman", "caiman", "ottoman"}
+
+
 def plural(word_or_phrase: str) -> str:
-    """English plural of a noun or noun phrase (the last word is inflected)."""
-    head, sep, last = word_or_phrase.rpartition(" ")
+    """English plural of a noun or noun phrase: the head noun is inflected
+    (`wine glass` -> `wine glasses`, `bird of prey` -> `birds of prey`)."""
+    head, of, tail = word_or_phrase.partition(" of ")
+    if of:
+        return plural(head) + of + tail
+    before, sep, last = word_or_phrase.rpartition(" ")
     lower = last.lower()
     if lower in _UNCHANGED:
         result = last
     elif lower in _IRREGULAR_PLURALS:
         result = _match_case(last, _IRREGULAR_PLURALS[lower])
+    elif lower.endswith("man") and lower not in _MAN_EXCEPTIONS:
+        result = last[:-3] + "men"  # fireman -> firemen, snowman -> snowmen
+    elif lower.endswith(("scarf", "wolf", "leaf", "knife", "wife", "half", "shelf")):
+        stem = last[:-2] if lower.endswith("fe") else last[:-1]
+        result = stem + "ves"
     elif re.search(r"(s|x|z|ch|sh)$", lower):
         result = last + "es"
     elif re.search(r"[^aeiou]y$", lower):
         result = last[:-1] + "ies"
-    elif re.search(r"[^aeiou]o$", lower) and lower not in {"piano", "photo", "radio", "video", "kimono", "zero", "logo"}:
+    elif lower in _O_ES:
         result = last + "es"
     else:
         result = last + "s"
-    return head + sep + result
+    return before + sep + result
 
 
 def _match_case(template: str, word: str) -> str:

@@ -44,7 +44,9 @@ def test_builtin_sets_by_name_and_path(tmp_path):
     "singular, expected",
     [("dog", "dogs"), ("bus", "buses"), ("box", "boxes"), ("strawberry", "strawberries"), ("toy", "toys"),
      ("knife", "knives"), ("person", "people"), ("sheep", "sheep"), ("tomato", "tomatoes"), ("photo", "photos"),
-     ("wine glass", "wine glasses"), ("cell phone", "cell phones"), ("mouse", "mice"), ("scissors", "scissors")],
+     ("wine glass", "wine glasses"), ("cell phone", "cell phones"), ("mouse", "mice"), ("scissors", "scissors"),
+     ("fireman", "firemen"), ("snowman", "snowmen"), ("human", "humans"), ("taco", "tacos"), ("hippo", "hippos"),
+     ("potato", "potatoes"), ("headscarf", "headscarves"), ("bird of prey", "birds of prey"), ("wolf", "wolves")],
 )
 def test_plural(singular, expected):
     assert plural(singular) == expected

@@ -8,7 +8,7 @@ import traceback
 
 import typer
 
-from lzt.cli import build, evaluate, generate, info, tag  # noqa: F401  (register the commands)
+from lzt.cli import build, evaluate, generate, info, models, tag  # noqa: F401  (register the commands)
 from lzt.cli.app import State, app
 from lzt.cli.ui import console
 from lzt.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, LztError, OutputClosed

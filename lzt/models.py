@@ -1,0 +1,78 @@
+"""Recommended open_clip models, whether their weights are on this machine, and fetching them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from lzt.encoder import hub_reachable, register_model_configs
+from lzt.errors import LztError, UsageError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model: str
+    pretrained: str
+    params_m: float  # millions of parameters (image + text towers)
+    imagenet_zero_shot: float  # top-1 %, as published in open_clip's results table
+    note: str
+
+    @property
+    def fp32_mb(self) -> int:
+        return round(self.params_m * 4)
+
+
+# Published figures (open_clip's zero-shot results table; CoMC/TagCLIP papers for the notes).
+RECOMMENDED = (
+    ModelInfo("ViT-B-16", "openai", 149.6, 68.3, "default: the backbone of TagCLIP's 68.8 COCO mAP; 196 patches for the local branch"),
+    ModelInfo("RN50", "openai", 102.0, 59.8, "CoMC's paper backbone (68.8 COCO mAP as re-run by SPARC)"),
+    ModelInfo("ViT-B-32", "openai", 151.3, 63.3, "fastest; best choice on CPU-only machines"),
+    ModelInfo("ViT-B-16", "datacomp_xl_s13b_b90k", 149.6, 73.5, "stronger open weights at the default's speed"),
+    ModelInfo("ViT-L-14", "openai", 427.6, 75.5, "higher quality, about 4x the compute of ViT-B-16"),
+    ModelInfo("ViT-L-14-336", "openai", 427.9, 76.6, "SPARC's backbone; 336 px input"),
+    ModelInfo("ViT-L-14", "datacomp_xl_s13b_b90k", 427.6, 79.2, "best open ViT-L weights"),
+)
+
+
+def _weight_files(model: str, pretrained: str) -> tuple[str, list[str]] | None:
+    from open_clip.pretrained import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model, pretrained)
+    repo = (cfg.get("hf_hub") or "").strip("/")
+    if not repo:
+        return None
+    if "/" in repo and repo.count("/") > 1:
+        repo, filename = repo.rsplit("/", 1)
+        return repo, [filename]
+    return repo, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+
+
+def is_local(model: str, pretrained: str) -> bool:
+    """True when the hub cache already holds the weights (no network needed to load them)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = _weight_files(model, pretrained)
+    if found is None:
+        return False
+    repo, filenames = found
+    cache = os.environ.get("LZT_WEIGHTS_DIR")
+    return any(isinstance(try_to_load_from_cache(repo, name, cache_dir=cache), str) for name in filenames)
+
+
+def pull(model: str, pretrained: str) -> str:
+    """Download weights into the hub cache; returns the file path."""
+    import open_clip
+    from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+    register_model_configs()
+    if pretrained not in open_clip.list_pretrained_tags_by_model(model):
+        raise UsageError(f"{model} has no pretrained tag {pretrained!r} (tags: {', '.join(open_clip.list_pretrained_tags_by_model(model)) or 'none'})")
+    if not hub_reachable():
+        raise LztError(
+            f"no network: cannot fetch {model}/{pretrained}. Run `lzt models pull {model} --pretrained {pretrained}` "
+            "on a connected machine and copy its cache (~/.cache/huggingface) here, or pass --pretrained /path/to/checkpoint"
+        )
+    try:
+        return download_pretrained(get_pretrained_cfg(model, pretrained), cache_dir=os.environ.get("LZT_WEIGHTS_DIR"))
+    except Exception as exc:
+        raise LztError(f"download of {model}/{pretrained} failed: {str(exc).splitlines()[0][:200]}") from exc
