@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -41,10 +42,30 @@ def fuse_scores(global_scores: torch.Tensor, token_scores: torch.Tensor, local_w
 
 @dataclass(frozen=True)
 class Selection:
-    """Which tags a record keeps: the `topk` best, then only those scoring >= `threshold`."""
+    """Which tags a record keeps, and under which names.
+
+    A label is kept when it is not excluded, scores at least its threshold (its own from
+    `per_label`, else `threshold`) and at least `min_score` (a floor for every label); of those,
+    the `topk` best. `rename` changes the names written out (not what is scored)."""
 
     topk: int | None = 10
     threshold: float | None = None
+    per_label: dict[str, float] = field(default_factory=dict)
+    min_score: float | None = None
+    exclude: frozenset[str] = frozenset()
+    rename: dict[str, str] = field(default_factory=dict)
+
+    def thresholds(self, labels: list[str]) -> torch.Tensor:
+        """(C,) the score each label must reach; -inf where nothing applies."""
+        values = []
+        for label in labels:
+            value = self.per_label.get(label, self.threshold)
+            floor = self.min_score
+            candidates = [v for v in (value, floor) if v is not None]
+            values.append(max(candidates) if candidates else -math.inf)
+        values = torch.tensor(values)
+        excluded = torch.tensor([label in self.exclude for label in labels], dtype=torch.bool)
+        return values.masked_fill(excluded, math.inf)
 
 
 @dataclass
@@ -88,17 +109,17 @@ class Scorer:
 
 def select_tags(scores: torch.Tensor, labels: list[str], selection: Selection) -> list[list[tuple[str, float]]]:
     """Best-first (label, score) lists, one per row of `scores`."""
+    thresholds = selection.thresholds(labels).to(scores.device)
+    eligible = scores >= thresholds
+    masked = scores.masked_fill(~eligible, -math.inf)
     k = len(labels) if selection.topk is None else min(selection.topk, len(labels))
-    values, indices = scores.topk(k, dim=1)
+    values, indices = masked.topk(k, dim=1)
     values, indices = values.cpu().tolist(), indices.cpu().tolist()
-    results = []
-    for row_values, row_indices in zip(values, indices):
-        results.append([
-            (labels[i], round(v, 4))
-            for v, i in zip(row_values, row_indices)
-            if selection.threshold is None or v >= selection.threshold
-        ])
-    return results
+    names = [selection.rename.get(label, label) for label in labels]
+    return [
+        [(names[i], round(v, 4)) for v, i in zip(row_values, row_indices) if v != -math.inf]
+        for row_values, row_indices in zip(values, indices)
+    ]
 
 
 def tag_batches(

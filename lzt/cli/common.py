@@ -27,9 +27,16 @@ def describe_setup(ui: Ui, encoder: ClipEncoder) -> None:
 
 
 def encoder_for_classifier(
-    classifier_path: Path, model: str | None, pretrained: str | None, device: str, ui: Ui
+    classifier_path: Path | None, model: str | None, pretrained: str | None, device: str, ui: Ui
 ) -> tuple[Classifier, ClipEncoder]:
-    """Load the classifier, then the CLIP model it was built for (or the one named, if it matches)."""
+    """Load the classifier, then the CLIP model it was built for (or the one named, if it matches).
+    Without a classifier file: the default `everyday` classifier for the chosen model."""
+    if classifier_path is None:
+        from lzt.defaults import default_classifier
+
+        encoder = load_encoder(model or DEFAULT_MODEL, pretrained, device, ui.warn)
+        describe_setup(ui, encoder)
+        return default_classifier(encoder, ui.info, ui.progress), encoder
     classifier = load_classifier(classifier_path)
     model = model or classifier.model
     classifier.check_compatible(model, classifier.embed_dim)

@@ -16,6 +16,7 @@ from lzt.cli.common import (
 from lzt.cli.ui import Ui
 from lzt.errors import EXIT_OK, EXIT_SKIPPED, UsageError
 from lzt.images import DecodeOptions, PathBatches, default_workers, iter_batches
+from lzt.tagfiles import parse_label_list, read_renames, read_thresholds
 from lzt.tagger import Selection, tag_batches
 from lzt.writers import FORMATS, ON_EXISTING, CaptionWriter, CsvWriter, JsonlWriter, Writer
 
@@ -44,9 +45,13 @@ def make_writer(fmt: str, caption_ext: str, on_existing: str) -> Writer:
 )
 def tag(
     paths: List[Path] = typer.Argument(..., help="Image files and folders (searched recursively).", show_default=False),
-    classifier: Path = typer.Option(..., "--classifier", "-c", help="Classifier file made by `lzt build-classifier`."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", "-c", help="Classifier file made by `lzt build-classifier` (default: the built-in `everyday` classifier for --model, built once and cached)."),
     topk: Optional[int] = typer.Option(10, "--topk", "-k", min=1, help="Keep at most this many tags per image (best first)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Keep only tags scoring at least this."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Keep only tags scoring at least this (labels in --thresholds have their own)."),
+    thresholds_file: Optional[Path] = typer.Option(None, "--thresholds", help="File of per-label thresholds, `label: 0.25` per line."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="A floor for every label, per-label thresholds included."),
+    exclude_tags: List[str] = typer.Option([], "--exclude-tags", help="Labels never to output (comma-separated, repeatable)."),
+    rename_file: Optional[Path] = typer.Option(None, "--rename", help="File of output names, `label: new name` per line."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv (stdout); txt (caption file beside each image); xmp (sidecar)."),
     caption_ext: str = typer.Option(".txt", "--caption-ext", help="Extension of caption files (--format txt)."),
     on_existing: str = typer.Option("overwrite", "--on-existing", help="When a caption/sidecar exists: skip, overwrite, or append (merge without duplicates)."),
@@ -64,7 +69,7 @@ def tag(
     calibration: str = CalibrationOption,
     image_size: Optional[int] = ImageSizeOption,
     resize: str = ResizeOption,
-    model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's)."),
+    model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's; ViT-B-16 without --classifier)."),
     pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: open_clip tag, checkpoint file, or none (random; testing only)."),
     device: str = DeviceOption,
     quiet: bool = QuietOption,
@@ -81,6 +86,13 @@ def tag(
     scoring = scoring_config(mapping, map_temperature, map_mix, neighbours, local, local_weight, calibration)
     clf, encoder = encoder_for_classifier(classifier, model, pretrained, device, ui)
     configure_input(encoder, image_size, resize)
+    selection = Selection(
+        topk, threshold,
+        per_label=read_thresholds(thresholds_file, clf.labels) if thresholds_file else {},
+        min_score=min_score,
+        exclude=parse_label_list(exclude_tags, clf.labels),
+        rename=read_renames(rename_file, clf.labels) if rename_file else {},
+    )
     writer = make_writer(fmt, caption_ext, on_existing)
     workers = default_workers() if workers is None else workers
     batches = iter_batches(
@@ -89,7 +101,7 @@ def tag(
     )
     done = skipped = 0
     with ui.progress("tagging", None, "images") as advance:
-        for record in tag_batches(batches, encoder, clf, Selection(topk, threshold), scoring):
+        for record in tag_batches(batches, encoder, clf, selection, scoring):
             writer.write(record)
             if record.error is not None:
                 skipped += 1

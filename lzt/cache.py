@@ -1,0 +1,147 @@
+"""Image-embedding cache in SQLite (WAL), so a re-run over an unchanged library decodes nothing.
+
+Two tables, both per encoder identity (model, weights, input size and resize mode, local branch):
+- files: absolute path + size + mtime -> content hash. A stat() finds an unchanged file.
+- embeddings: content hash -> global (and local-token) embeddings, float16 bytes. A renamed or
+  duplicated file is recognised by its hash and not encoded again.
+Embeddings do not depend on the classifier, so changing the vocabulary keeps the cache valid.
+Rows are raw float16 arrays checked against their recorded shapes: nothing is unpickled.
+One writer (the main process), any number of readers (decode workers); each batch of writes is
+one transaction, so a run killed at any moment leaves a consistent cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lzt.errors import LztError
+
+SCHEMA_VERSION = 1
+FILE_NAME = "embeddings.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT NOT NULL, encoder TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, PRIMARY KEY (path, encoder));
+CREATE TABLE IF NOT EXISTS embeddings (
+    sha256 TEXT NOT NULL, encoder TEXT NOT NULL, dim INTEGER NOT NULL, tokens INTEGER NOT NULL,
+    global BLOB NOT NULL, local BLOB, PRIMARY KEY (sha256, encoder));
+"""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    path: str  # absolute
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> "FileIdentity":
+        stat = os.stat(path)
+        return cls(os.fsdecode(Path(path).absolute()), stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass
+class CachedEmbedding:
+    global_features: torch.Tensor  # (D,) float32
+    local_features: torch.Tensor | None  # (T, D) float32
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _to_blob(tensor: torch.Tensor) -> bytes:
+    return tensor.detach().to(torch.float16).cpu().contiguous().numpy().tobytes()
+
+
+def _from_blob(blob: bytes, shape: tuple[int, ...]) -> torch.Tensor:
+    expected = int(np.prod(shape)) * 2
+    if len(blob) != expected:
+        raise ValueError("cache row has the wrong size")
+    return torch.from_numpy(np.frombuffer(blob, dtype=np.float16).reshape(shape).astype(np.float32))
+
+
+class EmbeddingCache:
+    def __init__(self, folder: Path, encoder_key: str, readonly: bool = False):
+        self.path = Path(folder) / FILE_NAME
+        self.encoder_key = encoder_key
+        self.readonly = readonly
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            self._check_schema()
+
+    def _check_schema(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise LztError(
+                f"the embedding cache {self.path} was written by a newer lzt (schema {row[0]}, this lzt "
+                f"reads {SCHEMA_VERSION}); upgrade lzt, or use --cache-dir elsewhere or --no-cache"
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def hash_for(self, identity: FileIdentity) -> str | None:
+        row = self.db.execute(
+            "SELECT sha256 FROM files WHERE path=? AND encoder=? AND size=? AND mtime_ns=?",
+            (identity.path, self.encoder_key, identity.size, identity.mtime_ns),
+        ).fetchone()
+        return row[0] if row else None
+
+    def embedding(self, sha256: str) -> CachedEmbedding | None:
+        row = self.db.execute(
+            "SELECT dim, tokens, global, local FROM embeddings WHERE sha256=? AND encoder=?",
+            (sha256, self.encoder_key),
+        ).fetchone()
+        if row is None:
+            return None
+        dim, tokens, global_blob, local_blob = row
+        try:
+            local = _from_blob(local_blob, (tokens, dim)) if local_blob is not None else None
+            return CachedEmbedding(_from_blob(global_blob, (dim,)), local)
+        except ValueError:
+            return None  # a damaged row is a miss: the file is encoded again and the row replaced
+
+    # --- writing (main process only) ---------------------------------------------------------
+
+    def store(self, rows: list[tuple[FileIdentity, str, torch.Tensor, torch.Tensor | None]]) -> None:
+        """(identity, content hash, global (D,), local (T, D) or None) for a batch, in one transaction."""
+        if not rows:
+            return
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (sha, self.encoder_key, g.shape[-1], 0 if l is None else l.shape[0], _to_blob(g), None if l is None else _to_blob(l))
+                    for _, sha, g, l in rows
+                ],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                [(ident.path, self.encoder_key, ident.size, ident.mtime_ns, sha) for ident, sha, _, _ in rows],
+            )
