@@ -19,9 +19,10 @@ from lzt.images import DecodeOptions, PathBatches, default_workers, iter_batches
 from lzt.tagfiles import parse_label_list, read_renames, read_thresholds
 from lzt.tagger import Selection, tag_batches
 from lzt.writers import FORMATS, ON_EXISTING, CaptionWriter, CsvWriter, JsonlWriter, Writer
+from lzt.xmp import NAMINGS, SidecarError, XmpWriter
 
 
-def make_writer(fmt: str, caption_ext: str, on_existing: str) -> Writer:
+def make_writer(fmt: str, caption_ext: str, on_existing: str, xmp_naming: str = "full", xmp_parent: str = "lzt") -> Writer:
     if fmt == "jsonl":
         return JsonlWriter(sys.stdout)
     if fmt == "csv":
@@ -29,9 +30,7 @@ def make_writer(fmt: str, caption_ext: str, on_existing: str) -> Writer:
     if fmt == "txt":
         return CaptionWriter(caption_ext, on_existing)
     if fmt == "xmp":
-        from lzt.xmp import XmpWriter
-
-        return XmpWriter(on_existing=on_existing)
+        return XmpWriter(on_existing=on_existing, naming=xmp_naming, parent=xmp_parent)
     raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
@@ -55,11 +54,14 @@ def tag(
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl or csv (stdout); txt (caption file beside each image); xmp (sidecar)."),
     caption_ext: str = typer.Option(".txt", "--caption-ext", help="Extension of caption files (--format txt)."),
     on_existing: str = typer.Option("overwrite", "--on-existing", help="When a caption/sidecar exists: skip, overwrite, or append (merge without duplicates)."),
+    xmp_naming: str = typer.Option("full", "--xmp-naming", help="Sidecar names (--format xmp): full (photo.jpg.xmp: darktable, digiKam) or stem (photo.xmp: Lightroom)."),
+    xmp_parent: str = typer.Option("lzt", "--xmp-parent", help="Parent of the hierarchical keywords (lzt|dog); empty for plain keywords."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per GPU/CPU batch."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Decoding processes (default: one per core, at most 16; 0 decodes in the main process)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Glob pattern of file or folder names to skip (repeatable)."),
     include_hidden: bool = typer.Option(False, "--include-hidden", help="Also search hidden folders and files."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse images with more pixels than this (decompression bombs)."),
+    decode_timeout: float = typer.Option(30.0, "--decode-timeout", min=0, help="Give up on a file whose decoding takes longer than this many seconds (0: never)."),
     mapping: str = MappingOption,
     map_temperature: float = MapTemperatureOption,
     map_mix: float = MapMixOption,
@@ -80,6 +82,8 @@ def tag(
         raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
     if on_existing not in ON_EXISTING:
         raise UsageError(f"unknown --on-existing {on_existing!r} (choose from {', '.join(ON_EXISTING)})")
+    if xmp_naming not in NAMINGS:
+        raise UsageError(f"unknown --xmp-naming {xmp_naming!r} (choose from {', '.join(NAMINGS)})")
     for path in paths:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"no such file or folder: {path}")
@@ -93,16 +97,19 @@ def tag(
         exclude=parse_label_list(exclude_tags, clf.labels),
         rename=read_renames(rename_file, clf.labels) if rename_file else {},
     )
-    writer = make_writer(fmt, caption_ext, on_existing)
+    writer = make_writer(fmt, caption_ext, on_existing, xmp_naming, xmp_parent)
     workers = default_workers() if workers is None else workers
     batches = iter_batches(
         PathBatches(paths, batch_size, exclude, include_hidden), encoder.preprocess, workers,
-        DecodeOptions(max_pixels=max_pixels), pin_memory=encoder.device.type == "cuda",
+        DecodeOptions(max_pixels=max_pixels, decode_timeout=decode_timeout or None), pin_memory=encoder.device.type == "cuda",
     )
     done = skipped = 0
     with ui.progress("tagging", None, "images") as advance:
         for record in tag_batches(batches, encoder, clf, selection, scoring):
-            writer.write(record)
+            try:
+                writer.write(record)
+            except SidecarError as exc:  # this image's sidecar is corrupt or unwritable; it is left as it was
+                record.error = str(exc)
             if record.error is not None:
                 skipped += 1
                 ui.warn(f"skipped {record.path}: {record.error}")
