@@ -192,6 +192,16 @@ class ClipEncoder:
         self._std = torch.tensor(self.preprocess.std, device=device).view(1, 3, 1, 1)
 
     @property
+    def identity(self) -> str:
+        """What an image embedding depends on: model, exact weights, input size and fitting."""
+        weights = self.pretrained_id
+        path = Path(self.pretrained)
+        if path.is_file():
+            stat = path.stat()
+            weights += f"@{stat.st_size}:{stat.st_mtime_ns}"
+        return f"{self.name}|{weights}|{self.preprocess.identity}"
+
+    @property
     def pretrained_id(self) -> str:
         """What the manifest records: a tag, a checkpoint's file name, or `none`."""
         path = Path(self.pretrained)

@@ -16,6 +16,7 @@ import errno
 import fnmatch
 import math
 import os
+import sqlite3
 import signal
 import stat
 import threading
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from lzt.cache import CachedEmbedding, EmbeddingCache, FileIdentity, content_hash
 from lzt.encoder import PreprocessSpec
 
 IMAGE_EXTENSIONS = frozenset(
@@ -102,6 +104,7 @@ DEFAULT_DECODE_TIMEOUT = 30.0  # seconds per file: generous, a healthy 100 MP ph
 class DecodeOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_timeout: float | None = DEFAULT_DECODE_TIMEOUT  # None or <= 0: no deadline
+    cache: CacheSpec | None = None  # look embeddings up before decoding
 
 
 class DecodeError(ValueError):
@@ -338,22 +341,71 @@ def describe_error(exc: BaseException) -> str:
 @dataclass
 class ImageBatch:
     paths: list[Path]  # every file of this batch, in order
-    pixels: torch.Tensor  # (n_ok, 3, S, S) uint8, for the files without an error
+    pixels: torch.Tensor  # (n_ok, 3, S, S) uint8, for the files that were decoded
     ok: list[int]  # positions in `paths` of the rows of `pixels`
     errors: dict[int, str] = field(default_factory=dict)  # position -> reason
+    cached: dict[int, CachedEmbedding] = field(default_factory=dict)  # position -> from the cache
+    # position -> (file identity, content hash): what to record in the cache for this file
+    identities: dict[int, tuple[FileIdentity, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """Where decode workers look embeddings up (read-only; the main process writes)."""
+
+    folder: Path
+    encoder_key: str
+    needs_local: bool
+
+
+_READERS: dict[tuple[str, str], EmbeddingCache] = {}
+
+
+def _reader(spec: CacheSpec) -> EmbeddingCache:
+    """One read-only connection per process (workers are separate processes)."""
+    key = (str(spec.folder), spec.encoder_key)
+    if key not in _READERS:
+        _READERS[key] = EmbeddingCache(spec.folder, spec.encoder_key, readonly=True)
+    return _READERS[key]
+
+
+def _cache_lookup(path: Path, spec: CacheSpec) -> tuple[CachedEmbedding | None, tuple[FileIdentity, str] | None]:
+    """Unchanged file (path, size, mtime) or same content under another name -> its embedding."""
+    try:
+        identity = FileIdentity.of(path)
+        if not os.path.isfile(path):
+            return None, None
+        cache = _reader(spec)
+        sha = cache.hash_for(identity)
+        known_path = sha is not None
+        sha = sha or content_hash(path)
+    except (OSError, sqlite3.Error):
+        return None, None  # decoding reports what is wrong with the file; the cache is optional
+    found = cache.embedding(sha)
+    if found is not None and (found.local_features is not None or not spec.needs_local):
+        return found, None if known_path else (identity, sha)
+    return None, (identity, sha)
 
 
 def decode_batch(paths: list[Path], spec: PreprocessSpec, options: DecodeOptions) -> ImageBatch:
-    tensors, ok, errors = [], [], {}
+    tensors, ok, errors, cached, identities = [], [], {}, {}, {}
     for position, path in enumerate(paths):
+        if options.cache is not None:
+            found, identity = _cache_lookup(path, options.cache)
+            if identity is not None:
+                identities[position] = identity
+            if found is not None:
+                cached[position] = found
+                continue
         try:
             tensors.append(decode_image(path, spec, options))
             ok.append(position)
         except (Exception, DecodeTimeout) as exc:  # any failure of any decoder is this file's problem only
             errors[position] = describe_error(exc)
+            identities.pop(position, None)
     size = spec.image_size
     pixels = torch.stack(tensors) if tensors else torch.empty(0, 3, size, size, dtype=torch.uint8)
-    return ImageBatch(paths, pixels, ok, errors)
+    return ImageBatch(paths, pixels, ok, errors, cached, identities)
 
 
 def chunked(items: Iterable[Path], size: int) -> Iterator[list[Path]]:

@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 
 import torch
 
+from lzt.cache import EmbeddingCache
 from lzt.calibration import CALIBRATIONS, calibrate
 from lzt.classifier import Classifier
 from lzt.encoder import ClipEncoder
@@ -98,13 +99,56 @@ class Scorer:
         mapped = map_features(flat, self.config.mapping, self.anchors, self.corpus)
         return (mapped @ self.weight.T).reshape(*features.shape[:-1], -1)
 
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+    def embed(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """uint8 pixels -> unit global (B, D) and, with the local branch, tokens (B, T, D)."""
         if self.local:
-            global_features, tokens = self.encoder.encode_pixels_dense(pixels)
-            scores = fuse_scores(self.score_embeddings(global_features), self.score_embeddings(tokens), self.config.local_weight)
-        else:
-            scores = self.score_embeddings(self.encoder.encode_pixels(pixels))
+            return self.encoder.encode_pixels_dense(pixels)
+        return self.encoder.encode_pixels(pixels), None
+
+    def score(self, global_features: torch.Tensor, tokens: torch.Tensor | None) -> torch.Tensor:
+        scores = self.score_embeddings(global_features)
+        if self.local and tokens is not None:
+            scores = fuse_scores(scores, self.score_embeddings(tokens), self.config.local_weight)
         return calibrate(scores, self.config.calibration)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.score(*self.embed(pixels))
+
+
+def _batch_embeddings(
+    batch: ImageBatch, scorer: Scorer, cache: EmbeddingCache | None
+) -> tuple[list[int], torch.Tensor, torch.Tensor | None]:
+    """Embeddings of every readable file of a batch, freshly encoded or from the cache, in order.
+    New embeddings go to the cache in one transaction. With a cache, fresh embeddings are rounded
+    to float16 like stored ones, so a cold run and a warm re-run give the same scores."""
+    positions = sorted([*batch.ok, *batch.cached])
+    if not positions:
+        return [], torch.empty(0), None
+    device = scorer.encoder.device
+    fresh_global, fresh_local = (None, None)
+    if batch.ok:
+        fresh_global, fresh_local = scorer.embed(batch.pixels)
+        if cache is not None:
+            fresh_global = fresh_global.half().float()
+            fresh_local = None if fresh_local is None else fresh_local.half().float()
+    rows_global, rows_local = [], []
+    fresh_index = {position: i for i, position in enumerate(batch.ok)}
+    for position in positions:
+        if position in fresh_index:
+            i = fresh_index[position]
+            rows_global.append(fresh_global[i])
+            rows_local.append(None if fresh_local is None else fresh_local[i])
+        else:
+            found = batch.cached[position]
+            rows_global.append(found.global_features.to(device))
+            rows_local.append(None if found.local_features is None else found.local_features.to(device))
+    if cache is not None:
+        cache.store([
+            (*batch.identities[p], rows_global[n], rows_local[n])
+            for n, p in enumerate(positions) if p in batch.identities
+        ])
+    local = torch.stack(rows_local) if scorer.local and all(t is not None for t in rows_local) else None
+    return positions, torch.stack(rows_global), local
 
 
 def select_tags(scores: torch.Tensor, labels: list[str], selection: Selection) -> list[list[tuple[str, float]]]:
@@ -129,18 +173,20 @@ def tag_batches(
     selection: Selection,
     scoring: ScoringConfig = ScoringConfig(),
     keep_scores: bool = False,
+    cache: EmbeddingCache | None = None,
 ) -> Iterator[Record]:
     """One Record per file of every batch, in order; undecodable files carry their error."""
     scorer = Scorer(encoder, classifier, scoring)
     for batch in batches:
         tags: dict[int, list[tuple[str, float]]] = {}
         all_scores: dict[int, torch.Tensor] = {}
-        if batch.ok:
-            scores = scorer(batch.pixels)
-            for position, row in zip(batch.ok, select_tags(scores, classifier.labels, selection)):
+        positions, global_features, tokens = _batch_embeddings(batch, scorer, cache)
+        if positions:
+            scores = scorer.score(global_features, tokens)
+            for position, row in zip(positions, select_tags(scores, classifier.labels, selection)):
                 tags[position] = row
             if keep_scores:
-                all_scores = dict(zip(batch.ok, scores.float().cpu()))
+                all_scores = dict(zip(positions, scores.float().cpu()))
         for position, path in enumerate(batch.paths):
             if position in batch.errors:
                 yield Record(path, error=batch.errors[position])

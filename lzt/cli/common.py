@@ -80,3 +80,21 @@ def configure_input(encoder: ClipEncoder, image_size: int | None, resize: str) -
     if resize not in RESIZE_MODES:
         raise UsageError(f"unknown --resize {resize!r} (choose from {', '.join(RESIZE_MODES)})")
     encoder.set_input(image_size, resize)
+
+
+CacheDirOption = typer.Option(None, "--cache-dir", help="Embedding cache folder (default: $LZT_CACHE_DIR, else the user cache folder).")
+NoCacheOption = typer.Option(False, "--no-cache", help="Neither read nor write the embedding cache.")
+
+
+def open_cache(disabled: bool, folder: Path | None, encoder: ClipEncoder, scoring: ScoringConfig):
+    """(writer, spec for the decode workers), or (None, None) with --no-cache."""
+    if disabled:
+        return None, None
+    from lzt.cache import EmbeddingCache
+    from lzt.images import CacheSpec
+    from lzt.paths import cache_dir
+
+    folder = Path(folder) if folder else cache_dir()
+    needs_local = scoring.local and scoring.local_weight > 0 and encoder.has_local_branch()
+    writer = EmbeddingCache(folder, encoder.identity)
+    return writer, CacheSpec(folder, encoder.identity, needs_local)

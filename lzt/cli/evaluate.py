@@ -16,6 +16,7 @@ import typer
 from lzt.calibration import calibrate
 from lzt.cli.app import DeviceOption, QuietOption, app
 from lzt.cli.common import (
+    CacheDirOption, NoCacheOption, open_cache,
     CalibrationOption, ImageSizeOption, LocalOption, LocalWeightOption, MapMixOption, MappingOption,
     MapTemperatureOption, NeighboursOption, ResizeOption, configure_input, encoder_for_classifier, scoring_config,
 )
@@ -70,6 +71,8 @@ def eval_command(
     calibration: str = CalibrationOption,
     image_size: Optional[int] = ImageSizeOption,
     resize: str = ResizeOption,
+    cache_dir: Optional[Path] = CacheDirOption,
+    no_cache: bool = NoCacheOption,
     model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's)."),
     pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: tag, checkpoint file, or none."),
     device: str = DeviceOption,
@@ -84,12 +87,13 @@ def eval_command(
     for label, count in sorted(labelled.unknown.items()):
         ui.warn(f"dataset label {label!r} ({count} images) is not in the classifier's vocabulary; ignored")
     workers = default_workers() if workers is None else workers
-    batches = iter_batches(list(chunked(labelled.files, batch_size)), encoder.preprocess, workers, DecodeOptions())
+    cache, cache_spec = open_cache(no_cache, cache_dir, encoder, scoring)
+    batches = iter_batches(list(chunked(labelled.files, batch_size)), encoder.preprocess, workers, DecodeOptions(cache=cache_spec))
     scores, keep = [], []
     with ui.progress("scoring", len(labelled.files), "images") as advance:
         # Calibrate once over the whole set below: per-label statistics need every image.
         per_batch = replace(scoring, calibration="none")
-        for row, record in enumerate(tag_batches(batches, encoder, clf, Selection(topk=1), per_batch, keep_scores=True)):
+        for row, record in enumerate(tag_batches(batches, encoder, clf, Selection(topk=1), per_batch, keep_scores=True, cache=cache)):
             if record.error is not None:
                 ui.warn(f"skipped {record.path}: {record.error}")
             else:

@@ -10,6 +10,7 @@ import typer
 
 from lzt.cli.app import DeviceOption, QuietOption, app
 from lzt.cli.common import (
+    CacheDirOption, NoCacheOption, open_cache,
     CalibrationOption, ImageSizeOption, LocalOption, LocalWeightOption, MapMixOption, MappingOption,
     MapTemperatureOption, NeighboursOption, ResizeOption, configure_input, encoder_for_classifier, scoring_config,
 )
@@ -71,6 +72,8 @@ def tag(
     calibration: str = CalibrationOption,
     image_size: Optional[int] = ImageSizeOption,
     resize: str = ResizeOption,
+    cache_dir: Optional[Path] = CacheDirOption,
+    no_cache: bool = NoCacheOption,
     model: Optional[str] = typer.Option(None, "--model", help="open_clip model (default: the classifier's; ViT-B-16 without --classifier)."),
     pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: open_clip tag, checkpoint file, or none (random; testing only)."),
     device: str = DeviceOption,
@@ -97,15 +100,16 @@ def tag(
         exclude=parse_label_list(exclude_tags, clf.labels),
         rename=read_renames(rename_file, clf.labels) if rename_file else {},
     )
+    cache, cache_spec = open_cache(no_cache, cache_dir, encoder, scoring)
     writer = make_writer(fmt, caption_ext, on_existing, xmp_naming, xmp_parent)
     workers = default_workers() if workers is None else workers
     batches = iter_batches(
         PathBatches(paths, batch_size, exclude, include_hidden), encoder.preprocess, workers,
-        DecodeOptions(max_pixels=max_pixels, decode_timeout=decode_timeout or None), pin_memory=encoder.device.type == "cuda",
+        DecodeOptions(max_pixels=max_pixels, decode_timeout=decode_timeout or None, cache=cache_spec), pin_memory=encoder.device.type == "cuda",
     )
     done = skipped = 0
     with ui.progress("tagging", None, "images") as advance:
-        for record in tag_batches(batches, encoder, clf, selection, scoring):
+        for record in tag_batches(batches, encoder, clf, selection, scoring, cache=cache):
             try:
                 writer.write(record)
             except SidecarError as exc:  # this image's sidecar is corrupt or unwritable; it is left as it was
