@@ -66,7 +66,9 @@ def learning_rate(epoch: int, config: TrainConfig) -> float:
     """Constant warm-up lr for the first epoch(s), then cosine decay over all epochs (Dassl)."""
     if epoch < config.warmup_epochs:
         return config.warmup_lr
-    return 0.5 * config.lr * (1.0 + math.cos(math.pi * epoch / config.epochs))
+    # Dassl steps its cosine successor only after the warm-up: the first epoch after it runs at
+    # the full lr, and epoch e uses cos(pi * (e - warmup) / epochs).
+    return 0.5 * config.lr * (1.0 + math.cos(math.pi * (epoch - config.warmup_epochs) / config.epochs))
 
 
 def train_classifier(
