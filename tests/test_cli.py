@@ -81,8 +81,10 @@ def result_is_stdout_empty(folder, classifier):
     return run_lzt("tag", folder, "-c", classifier, "-f", "txt", "--on-existing", "skip", "-w", "0", "-q").stdout == ""
 
 
-def test_eval_reports_map_and_admits_random_weights(coco128, tiny_classifier):
-    result = run_lzt("eval", "-c", tiny_classifier, "--dataset", coco128 / "labels.jsonl", "--json", "-w", "2")
+def test_eval_reports_map_and_admits_random_weights(coco128, tiny_classifier, tmp_path):
+    result = run_lzt("eval", "-c", tiny_classifier, "--dataset", coco128 / "labels.jsonl", "--json", "-w", "2",
+                     "--plot", tmp_path / "pr.png")
+    assert (tmp_path / "pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads(result.stdout)
     assert metrics["images"] == 128 and 0.0 <= metrics["mAP"] <= 1.0
     assert metrics["random_weights"] is True

@@ -60,6 +60,7 @@ def eval_command(
     dataset: Path = typer.Option(..., "--dataset", "-d", help='JSON Lines: {"file": "relative/path.jpg", "labels": [...]} per image.'),
     k: int = typer.Option(3, "--k", min=1, help="k of the top-k precision/recall/F1."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object on stdout."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write precision-recall curves of the best and worst labels to this PNG (needs matplotlib: lzt[plot])."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Images per batch."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Decoding processes."),
     mapping: str = MappingOption,
@@ -108,6 +109,11 @@ def eval_command(
     note = None
     if encoder.pretrained == "none":
         note = "RANDOM WEIGHTS (--pretrained none): these figures are chance level and say nothing about lzt's quality."
+    if plot is not None:
+        from lzt.plot import plot_pr_curves
+
+        plot_pr_curves(result, all_scores, targets, plot, note=" (RANDOM WEIGHTS)" if note else "")
+        ui.info(f"wrote {plot}")
     if not quiet:
         print_report(result, note)
     elif note:
