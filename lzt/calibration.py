@@ -3,7 +3,9 @@
 - `image`: per image, z-score across labels. Works image by image (streaming-safe).
 - `image+label`: then per label, z-score across the images scored together. The statistics come
   from the images of one batch (`lzt tag`) or of the whole set (`lzt eval`), so a label's score
-  depends on what else is in the batch: use large batches, and never with a single image.
+  depends on what else is in the batch: use large batches, and never with a single image. It
+  keeps each label's ranking of the images, so it cannot change mAP; it makes thresholds
+  comparable across labels. The per-image step is the one that changes rankings.
 """
 
 from __future__ import annotations
