@@ -14,7 +14,6 @@ from __future__ import annotations
 import codecs
 import errno
 import fnmatch
-import math
 import os
 import sqlite3
 import signal
@@ -473,7 +472,3 @@ class PathBatches:
 
     def __iter__(self) -> Iterator[list[Path]]:
         return chunked(discover(self.paths, self.exclude, self.include_hidden), self.batch_size)
-
-
-def ceil_div(a: int, b: int) -> int:
-    return math.ceil(a / b)

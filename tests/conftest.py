@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,16 @@ def tiny_classifier(tmp_path_factory) -> Path:
     run_lzt("build-classifier", "--labels", "coco", "--model", "lzt-tiny-vit", "--pretrained", "none",
             "--sentences", "300", "--prompts", "photo7", "--out", out, "-q")
     return out
+
+
+def permissions_enforced() -> bool:
+    """False as root (or with CAP_DAC_OVERRIDE), where chmod 000 does not stop reading."""
+    with tempfile.TemporaryDirectory() as folder:
+        probe = Path(folder) / "probe"
+        probe.write_bytes(b"x")
+        probe.chmod(0)
+        try:
+            probe.read_bytes()
+        except PermissionError:
+            return True
+        return False

@@ -11,7 +11,6 @@ import shlex
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import permissions_enforced
 from lzt.classifier import Classifier, save_classifier
 from lzt.images import HEIF_AVAILABLE
 
@@ -29,17 +29,6 @@ LABELS = [f"label{i:03d}" for i in range(300)]  # many labels: long records for 
 OK = "tags"
 
 
-def permissions_enforced() -> bool:
-    """False as root (or with CAP_DAC_OVERRIDE), where chmod 000 does not stop reading."""
-    with tempfile.TemporaryDirectory() as folder:
-        probe = Path(folder) / "probe"
-        probe.write_bytes(b"x")
-        probe.chmod(0)
-        try:
-            probe.read_bytes()
-        except PermissionError:
-            return True
-        return False
 
 
 

@@ -1,12 +1,10 @@
 """The embedding cache: warm re-runs decode nothing, renames are recognised, kills lose nothing."""
 
-import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 import torch

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import permissions_enforced
 from lzt import images
 from lzt.encoder import PreprocessSpec
 from lzt.images import (
@@ -32,17 +32,6 @@ SPEC = PreprocessSpec(image_size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 SQUASH = PreprocessSpec(image_size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), resize_mode="squash")
 
 
-def permissions_enforced() -> bool:
-    """False as root (or with CAP_DAC_OVERRIDE), where chmod 000 does not stop reading."""
-    with tempfile.TemporaryDirectory() as folder:
-        probe = Path(folder) / "probe"
-        probe.write_bytes(b"x")
-        probe.chmod(0)
-        try:
-            probe.read_bytes()
-        except PermissionError:
-            return True
-        return False
 
 
 needs_permissions = pytest.mark.skipif(not permissions_enforced(), reason="running as root: chmod 000 does not stop reading")

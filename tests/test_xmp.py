@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import permissions_enforced
 from lzt.classifier import Classifier, save_classifier
 from lzt.tagger import Record
 from lzt.xmp import SidecarError, XmpWriter, read_keywords, sidecar_path
@@ -25,17 +25,6 @@ EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed (apt-get install libimage-exiftool-perl)")
 
 
-def permissions_enforced() -> bool:
-    """False as root (or with CAP_DAC_OVERRIDE), where chmod 000 does not stop reading."""
-    with tempfile.TemporaryDirectory() as folder:
-        probe = Path(folder) / "probe"
-        probe.write_bytes(b"x")
-        probe.chmod(0)
-        try:
-            probe.read_bytes()
-        except PermissionError:
-            return True
-        return False
 
 
 # A sidecar as another tool left it: keywords, a rating, a title, a label in a custom namespace,
