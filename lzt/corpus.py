@@ -5,17 +5,24 @@ A corpus file is append-only JSON Lines. The first line is a header naming what 
     {"set": 17, "request": 2, "sentence": "...", "labels": [...], "requested": [...],
      "model": "...", "prompt": "..."}
 `labels` are the labels the sentence really mentions (may differ from `requested`); a line with
-no labels is a dropped sentence, kept so that a resumed run does not ask for it again.
+no labels is a dropped sentence (`sentence` may be null), kept so that a resumed run does not
+ask for it again. Top-up rounds for labels short of verified sentences add a plan line
+    {"topup": 1, "sets": [["cat", "dog"], ["tv monitor"], ...]}
+before their outcome lines, whose "set"/"request" are strings ("t1.0", "t1.1", ...) so that
+they never collide with the sampled sets of a later, larger run.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
+import queue
 import random
 import re
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -61,6 +68,10 @@ def sample_label_sets(
 # --- verification ------------------------------------------------------------------------------
 
 
+def _form_key(text: str) -> str:
+    return re.sub(r"[\s\-]+", " ", text.lower()).strip()
+
+
 class MentionMatcher:
     """Finds which labels a sentence mentions: name or synonym, singular or plural,
     case-insensitive, whole words only, longest match first (so `hot dog` is not a `dog`)."""
@@ -70,16 +81,17 @@ class MentionMatcher:
         self._form_to_label: dict[str, int] = {}
         for index, label in enumerate(vocabulary.labels):
             for form in surface_forms(label):
-                self._form_to_label.setdefault(form, index)
+                self._form_to_label.setdefault(_form_key(form), index)
         forms = sorted(self._form_to_label, key=len, reverse=True)
-        # Spaces inside a multi-word label match any run of spaces or hyphens ("hot-dog").
-        alternatives = "|".join(re.escape(f).replace(r"\ ", r"[\s\-]+") for f in forms)
+        # A space or hyphen inside a label matches any run of spaces or hyphens, so "hot dog",
+        # "hot-dog" and "t shirt"/"t-shirt" are one label.
+        alternatives = "|".join(r"[\s\-]+".join(map(re.escape, f.split(" "))) for f in forms)
         self._pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
     def label_indices(self, sentence: str) -> list[int]:
         found = set()
-        for match in self._pattern.finditer(sentence):
-            key = re.sub(r"[\s\-]+", " ", match.group(0).lower())
+        for match in self._pattern.finditer(sentence or ""):
+            key = _form_key(match.group(0))
             if key in self._form_to_label:
                 found.add(self._form_to_label[key])
         return sorted(found)
@@ -113,6 +125,8 @@ def single_label_texts(vocabulary: Vocabulary, templates: Sequence[str]) -> list
 
 # --- the corpus file ---------------------------------------------------------------------------
 
+TOPUP_ROUNDS = 3  # a label the model never names stops costing requests after this many
+
 
 def vocabulary_digest(vocabulary: Vocabulary) -> str:
     text = "\n".join(f"{l.name}:{','.join(l.synonyms)}" for l in vocabulary.labels)
@@ -127,17 +141,27 @@ class CorpusEntry:
 
 @dataclass
 class GenerationStats:
-    requested_sets: int = 0
+    """One run's counts; `verified`/`dropped` cover this run only, `corpus_verified` the file."""
+
+    requested_sets: int = 0  # label sets the file should hold, top-up included
     already_done: int = 0
     written: int = 0
     verified: int = 0
     dropped: int = 0
     requests: int = 0
     failed_requests: int = 0
+    topup_sets: int = 0
+    corpus_verified: int = 0
+    short_labels: list[str] = field(default_factory=list)  # under min_per_label after top-up
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def drop_rate(self) -> float:
         return self.dropped / max(1, self.verified + self.dropped)
+
+    @property
+    def done(self) -> int:
+        return self.already_done + self.written
 
 
 @dataclass
@@ -173,22 +197,46 @@ def plan_corpus(
     return CorpusPlan(vocabulary, sets, backend.sets_per_request, header)
 
 
+def topup_label_sets(
+    counts: Sequence[int], min_per_label: int, seed: int, round_: int, max_k: int = MAX_LABELS_PER_SET
+) -> list[list[int]]:
+    """Extra label sets for labels with fewer than `min_per_label` verified sentences: one set
+    per missing sentence, each led by the short label plus 0..max_k-1 random companions (CoMC's
+    set sizes). A pure function of its arguments, so a resumed run plans the same round."""
+    rng = random.Random(f"{seed}|topup|{round_}")
+    n_labels = len(counts)
+    max_k = max(1, min(max_k, n_labels))
+    sets = []
+    for label, count in enumerate(counts):
+        for _ in range(max(0, min_per_label - count)):
+            others = [j for j in range(n_labels) if j != label]
+            sets.append([label, *rng.sample(others, rng.randint(1, max_k) - 1)])
+    return sets
+
+
 def _read_lines(path: Path) -> tuple[dict | None, list[dict], int]:
-    """Header, records, and the byte length of the valid prefix (a torn last line is cut)."""
+    """Header, records, and the byte length of the valid prefix. Only the last line may be
+    broken (written partly when the process died); a broken line before it is an error."""
     header, records, valid_end = None, [], 0
-    with open(path, "rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                break  # written partly when the process died
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError:
+    # Shipped corpora are gzipped (read-only); files being written are plain.
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        lines = handle.readlines()
+    for number, raw in enumerate(lines, start=1):
+        last = number == len(lines)
+        try:
+            obj = json.loads(raw) if raw.endswith(b"\n") or not last else None
+        except json.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            if last:
                 break
-            valid_end += len(raw)
-            if header is None and obj.get("format") == CORPUS_FORMAT:
-                header = obj
-            else:
-                records.append(obj)
+            raise LztError(f"{path}:{number} is not a JSON object; the corpus file is damaged")
+        valid_end += len(raw)
+        if header is None and obj.get("format") == CORPUS_FORMAT:
+            header = obj
+        else:
+            records.append(obj)
     return header, records, valid_end
 
 
@@ -197,24 +245,202 @@ def _same_corpus(existing: dict, header: dict) -> bool:
     return all(existing.get(k) == header.get(k) for k in keys)
 
 
-def open_for_resume(path: Path, plan: CorpusPlan) -> set[int]:
-    """Prepare `path` to receive the plan's lines; returns the set indices already written."""
-    if not path.exists() or path.stat().st_size == 0:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(plan.header) + "\n")
-        return set()
-    header, records, valid_end = _read_lines(path)
-    if header is None:
-        raise LztError(f"{path} exists and is not an lzt corpus; choose another --out")
-    if not _same_corpus(header, plan.header):
-        raise LztError(
-            f"{path} was generated with other settings (vocabulary, seed, model or prompt); "
-            "use another --out, or delete it to start over"
-        )
-    if valid_end < path.stat().st_size:
-        with open(path, "r+b") as handle:  # drop the torn tail before appending
-            handle.truncate(valid_end)
-    return {int(r["set"]) for r in records if "set" in r}
+@dataclass
+class _Request:
+    key: int | str  # "request" in the lines: plan requests count 0.., top-up ones "t<round>.<n>"
+    set_ids: list  # "set" in the lines: plan sets are ints, top-up sets "t<round>.<n>"
+    label_sets: list[list[str]]
+
+
+class _CorpusFile:
+    """The corpus being appended to: what it already holds, and whole requests appended with
+    one write + fsync each, so a crash loses at most the requests still in flight."""
+
+    def __init__(self, path: Path, plan: CorpusPlan, writable: bool = True):
+        self.path = path
+        self.done: set = set()
+        self.label_counts = [0] * len(plan.vocabulary)
+        self.verified_lines = 0
+        self.topup_rounds: dict[int, list[list[str]]] = {}
+        self._index = plan.vocabulary.index()
+        self.handle = None
+        if path.exists() and path.stat().st_size > 0:
+            self._load(plan, truncate_torn_tail=writable)
+        elif writable:
+            path.write_text(json.dumps(plan.header) + "\n", encoding="utf-8")
+        if writable:
+            self.handle = open(path, "a", encoding="utf-8")
+
+    def _load(self, plan: CorpusPlan, truncate_torn_tail: bool) -> None:
+        header, records, valid_end = _read_lines(self.path)
+        if header is None:
+            raise LztError(f"{self.path} exists and is not an lzt corpus; choose another --out")
+        if not _same_corpus(header, plan.header):
+            raise LztError(
+                f"{self.path} was generated with other settings (vocabulary, seed, model or prompt); "
+                "use another --out, or delete it to start over"
+            )
+        if truncate_torn_tail and valid_end < self.path.stat().st_size:
+            with open(self.path, "r+b") as handle:  # drop the torn tail before appending
+                handle.truncate(valid_end)
+        for record in records:
+            if "topup" in record:
+                self.topup_rounds[int(record["topup"])] = record["sets"]
+            elif "set" in record:
+                self._count(record)
+
+    def _count(self, record: dict) -> None:
+        self.done.add(record["set"])
+        self.verified_lines += bool(record.get("labels"))
+        for label in record.get("labels") or ():
+            if label in self._index:
+                self.label_counts[self._index[label]] += 1
+
+    def append(self, records: list[dict]) -> None:
+        if not records:
+            return
+        self.handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        for record in records:
+            if "set" in record:
+                self._count(record)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+_END = object()
+
+
+def _unordered(items: Iterable, call: Callable, concurrency: int, stop: Callable[[], bool]) -> Iterator[tuple]:
+    """(item, result or exception) as calls finish, at most `concurrency` in flight; no new call
+    once `stop()` is true. Daemon threads, so that Ctrl-C leaves at once instead of waiting
+    for requests in flight (they were not written, so a resumed run asks them again)."""
+    results: queue.Queue = queue.Queue()
+    source = iter(items)
+    in_flight = 0
+
+    def work(item) -> None:
+        try:
+            outcome = call(item)
+        except BaseException as exc:  # handed to the main thread, which decides
+            outcome = exc
+        results.put((item, outcome))
+
+    while True:
+        while in_flight < concurrency and not stop():
+            item = next(source, _END)
+            if item is _END:
+                break
+            threading.Thread(target=work, args=(item,), daemon=True, name="lzt-llm-request").start()
+            in_flight += 1
+        if in_flight == 0:
+            return
+        item, outcome = results.get()
+        in_flight -= 1
+        yield item, outcome
+
+
+class _Generation:
+    """One run of generate_corpus: requests out, verified lines in."""
+
+    def __init__(self, plan, backend, corpus: _CorpusFile, stats, concurrency, on_progress):
+        self.plan, self.backend, self.corpus, self.stats = plan, backend, corpus, stats
+        self.concurrency = max(1, concurrency)
+        self.on_progress = on_progress or (lambda stats: None)
+        self.matcher = MentionMatcher(plan.vocabulary)
+
+    def records(self, request: _Request, sentences: Sequence[str | None]) -> list[dict]:
+        records = []
+        for set_id, requested, sentence in zip(request.set_ids, request.label_sets, sentences):
+            if set_id in self.corpus.done:
+                continue  # a request rerun because only part of it reached the disk
+            labels = self.matcher.labels(sentence) if sentence else []
+            self.stats.verified += bool(labels)
+            self.stats.dropped += not labels
+            records.append({
+                "set": set_id, "request": request.key, "sentence": sentence, "labels": labels,
+                "requested": list(requested), "model": self.backend.name, "prompt": self.backend.prompt_id,
+            })
+        return records
+
+    def run(self, requests: list[_Request]) -> None:
+        """All requests, in order of completion. A request that fails after its retries stops
+        new ones; those in flight are still written; then the error is raised."""
+        failure: list[LztError] = []
+        calls = _unordered(requests, lambda r: self.backend.write(r.label_sets), self.concurrency, lambda: bool(failure))
+        for request, outcome in calls:
+            self.stats.requests += 1
+            if isinstance(outcome, BaseException):
+                self.stats.failed_requests += 1
+                if not isinstance(outcome, LztError):
+                    raise outcome  # a bug, not a failed request
+                failure.append(outcome)
+                continue
+            records = self.records(request, outcome)
+            self.corpus.append(records)
+            self.stats.written += len(records)
+            self.on_progress(self.stats)
+        if failure:
+            raise failure[0]
+
+    def plan_requests(self) -> list[_Request]:
+        names = self.plan.vocabulary.names
+        requests = []
+        for number, ids in enumerate(self.plan.requests()):
+            if not all(i in self.corpus.done for i in ids):
+                requests.append(_Request(number, ids, [[names[j] for j in self.plan.sets[i]] for i in ids]))
+        return requests
+
+    def topup_requests(self, round_: int, sets: list[list[str]]) -> list[_Request]:
+        size = self.plan.sets_per_request
+        requests = []
+        for start in range(0, len(sets), size):
+            ids = [f"t{round_}.{i}" for i in range(start, min(start + size, len(sets)))]
+            if not all(i in self.corpus.done for i in ids):
+                requests.append(_Request(f"t{round_}.{start // size}", ids, sets[start : start + size]))
+        return requests
+
+    def topup(self) -> None:
+        """Rounds of extra sets for labels short of verified sentences. Each round's sets are
+        written to the file before they are asked, so a resumed run finishes that same round."""
+        min_per_label, seed = self.plan.header.get("min_per_label", 0), self.plan.header.get("seed", 0)
+        names = self.plan.vocabulary.names
+        for round_ in range(1, TOPUP_ROUNDS + 1):
+            sets = self.corpus.topup_rounds.get(round_)
+            if sets is None:
+                indices = topup_label_sets(self.corpus.label_counts, min_per_label, seed, round_)
+                if not indices:
+                    return
+                sets = [[names[j] for j in s] for s in indices]
+                self.corpus.append([{"topup": round_, "sets": sets}])
+                self.corpus.topup_rounds[round_] = sets
+            requests = self.topup_requests(round_, sets)
+            pending = sum(len(r.set_ids) for r in requests)
+            self.stats.requested_sets += pending
+            self.stats.topup_sets += pending
+            self.run(requests)
+
+
+def corpus_is_complete(plan: CorpusPlan, path: Path) -> bool:
+    """True when generate_corpus would make no request for this plan and file, so a caller
+    can skip starting an LLM at all (a cached corpus, a finished `lzt generate`)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    corpus = _CorpusFile(path, plan, writable=False)
+    if any(i not in corpus.done for i in range(len(plan.sets))):
+        return False
+    min_per_label, seed = plan.header.get("min_per_label", 0), plan.header.get("seed", 0)
+    for round_ in range(1, TOPUP_ROUNDS + 1):
+        sets = corpus.topup_rounds.get(round_)
+        if sets is None:
+            return not topup_label_sets(corpus.label_counts, min_per_label, seed, round_)
+        if any(f"t{round_}.{i}" not in corpus.done for i in range(len(sets))):
+            return False
+    return True
 
 
 def generate_corpus(
@@ -225,57 +451,24 @@ def generate_corpus(
     on_progress: Callable[[GenerationStats], None] | None = None,
 ) -> GenerationStats:
     """Run the requests that `path` does not hold yet, appending each request's lines as one
-    write as soon as it completes. Safe to interrupt at any point and run again."""
+    write as soon as it completes, then top up labels that have fewer than the plan's
+    `min_per_label` verified sentences. Safe to interrupt at any point and run again: no
+    request whose lines are on disk is asked again, and no line is written twice."""
     path = Path(path)
-    done = open_for_resume(path, plan)
-    matcher = MentionMatcher(plan.vocabulary)
-    names = plan.vocabulary.names
-    todo = [req for req in plan.requests() if not all(i in done for i in req)]
-    stats = GenerationStats(requested_sets=len(plan.sets), already_done=len(done))
-    request_ids = {tuple(req): n for n, req in enumerate(plan.requests())}
-
-    def run(request: list[int]) -> list[str | None]:
-        return backend.write([[names[j] for j in plan.sets[i]] for i in request])
-
-    with open(path, "a", encoding="utf-8") as out, ThreadPoolExecutor(max(1, concurrency)) as pool:
-        pending: dict[Future, list[int]] = {}
-        queue = iter(todo)
-        for request in queue:
-            pending[pool.submit(run, request)] = request
-            if len(pending) >= concurrency:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                request = pending.pop(future)
-                stats.requests += 1
-                try:
-                    sentences = future.result()
-                except LztError:
-                    stats.failed_requests += 1
-                    raise
-                lines = []
-                for set_index, sentence in zip(request, sentences):
-                    if set_index in done:
-                        continue
-                    requested = [names[j] for j in plan.sets[set_index]]
-                    labels = matcher.labels(sentence) if sentence else []
-                    stats.verified += bool(labels)
-                    stats.dropped += not labels
-                    lines.append(json.dumps({
-                        "set": set_index, "request": request_ids[tuple(request)],
-                        "sentence": sentence, "labels": labels, "requested": requested,
-                        "model": backend.name, "prompt": backend.prompt_id,
-                    }, ensure_ascii=False) + "\n")
-                out.write("".join(lines))
-                out.flush()
-                os.fsync(out.fileno())
-                stats.written += len(lines)
-                if on_progress:
-                    on_progress(stats)
-                next_request = next(queue, None)
-                if next_request is not None:
-                    pending[pool.submit(run, next_request)] = next_request
+    corpus = _CorpusFile(path, plan)
+    try:
+        done_in_plan = sum(1 for i in range(len(plan.sets)) if i in corpus.done)
+        stats = GenerationStats(requested_sets=len(plan.sets), already_done=done_in_plan)
+        generation = _Generation(plan, backend, corpus, stats, concurrency, on_progress)
+        generation.on_progress(stats)  # show where a resumed run starts before its first reply
+        generation.run(generation.plan_requests())
+        generation.topup()
+        min_per_label = plan.header.get("min_per_label", 0)
+        names = plan.vocabulary.names
+        stats.short_labels = [names[i] for i, c in enumerate(corpus.label_counts) if c < min_per_label]
+        stats.corpus_verified = corpus.verified_lines
+    finally:
+        corpus.close()
     return stats
 
 

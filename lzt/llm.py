@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 LabelSet = Sequence[str]
 
@@ -87,10 +88,24 @@ class TemplateBackend:
 
 # --- prompts and replies -------------------------------------------------------------------------
 
-_NUMBERED = re.compile(r"^\s*(?:[-*•]\s*)?(?:\(?(\d{1,4})[.):\]]|#(\d{1,4})[.:)]?|(?:item|sentence)\s+(\d{1,4})\s*[:.)-])\s*(.*)$", re.IGNORECASE)
-_PREAMBLE = re.compile(r"^(?:sure|here(?:'s| is| are)|certainly|okay|ok)\b.*[:!.]\s*$", re.IGNORECASE)
+# An item marker at the start of a line: "1.", "1)", "(1)", "1:", "[1]", "#1", "Item 1:",
+# "Sentence 1 -". The lookahead keeps "1.5 people" as text; at most 3 digits keeps "2023: ...".
+_NUMBERED = re.compile(
+    r"^\s*(?:[-*•·]\s*)?(?:[(\[]?(\d{1,3})[.):\]](?=\s|$)|#(\d{1,3})[.:)]?(?=\s|$)"
+    r"|(?:item|sentence|caption)\s*(\d{1,3})\s*[:.)\-])\s*(.*)$",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*[-*•·]\s+")
+# Chatty openers: "Sure!", "Certainly, ", then "Here is a sentence about a cat:" (the colon
+# matters: "Here is a cat on a sofa." is a real sentence).
+_OPENER = re.compile(r"^(?:sure|certainly|of course|okay|ok|absolutely|great)\b[\s,!.]*", re.IGNORECASE)
+_INTRO = re.compile(r"^(?:here(?:'s|’s| is| are)|below (?:is|are))\b[^:\n]*:\s*", re.IGNORECASE)
+_FIELD = re.compile(r"^(?:sentence|caption|answer|description|output|response)\s*\d*\s*:\s*", re.IGNORECASE)
 _QUOTES = "\"'“”‘’`«»"
+# Words ending in "." that do not end a sentence.
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "jr", "sr", "prof", "mt", "no"}
 MAX_SENTENCE_CHARS = 300
+MIN_FIRST_SENTENCE_CHARS = 12  # "Wow! A cat..." keeps going past "Wow!"
 
 
 @dataclass(frozen=True)
@@ -129,45 +144,71 @@ def load_prompt(spec: str) -> PromptTemplate:
     return PromptTemplate(path.stem, text)
 
 
+def _strip_intro(text: str) -> str:
+    """Drop "Sure! Here is your sentence:" and the like from the start of a line."""
+    text = _OPENER.sub("", text.strip(), count=1)
+    return _INTRO.sub("", text, count=1).strip()
+
+
+def first_sentence(text: str) -> str:
+    """The text up to its first sentence end, skipping abbreviations and very short openers."""
+    for match in re.finditer(r"[.!?]+(?=[\s" + re.escape(_QUOTES) + r")]|$)", text):
+        head = text[: match.end()]
+        word = re.search(r"([\w.]+?)[.!?]+$", head)
+        if word and word.group(1).lower() in _ABBREVIATIONS:
+            continue
+        if len(head.strip()) >= MIN_FIRST_SENTENCE_CHARS:
+            return head
+    return text
+
+
 def clean_sentence(text: str) -> str | None:
-    """One sentence from a model's line: no quotes, labels like "Sentence:", or run-ons."""
-    text = re.sub(r"^\s*(?:sentence|caption|answer)\s*\d*\s*:\s*", "", text.strip(), flags=re.IGNORECASE)
-    text = text.strip().strip(_QUOTES).strip()
-    text = re.sub(r"\*\*|__", "", text)
+    """One sentence from a model's line: no bullets, quotes, markdown, "Sentence:" fields,
+    chatty intros or run-ons; None when nothing is left."""
+    text = re.sub(r"\*\*|__", "", text or "")
+    text = _BULLET.sub("", text)
+    text = _strip_intro(text)
+    text = _FIELD.sub("", text).strip().strip(_QUOTES).strip()
     if not text:
         return None
     # Keep the first sentence only; small models ramble on.
-    match = re.match(r"(.+?[.!?])(?:\s|$)", text)
-    if match and len(match.group(1)) >= 12:
-        text = match.group(1)
-    text = text.strip().strip(_QUOTES).strip()
+    text = first_sentence(text).strip().strip(_QUOTES).strip()
     if len(text) > MAX_SENTENCE_CHARS:
         text = text[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0]
     return text or None
 
 
-def parse_reply(reply: str, expected: int) -> list[str | None]:
+def _normalised(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+def _is_echo(sentence: str, prompt: str | None) -> bool:
+    """Small models often repeat the instruction ("Write one sentence ... a cat."), which
+    mentions the labels and would pass verification without describing anything."""
+    return bool(prompt) and _normalised(sentence) in _normalised(prompt)
+
+
+def parse_reply(reply: str, expected: int, prompt: str | None = None) -> list[str | None]:
     """`expected` sentences from a reply: numbered items by number, else the non-empty lines
-    in order; extra prose, missing items and over-long output are tolerated."""
-    lines = [l for l in (reply or "").splitlines() if l.strip()]
-    if expected == 1:
-        body = [l for l in lines if not _PREAMBLE.match(l.strip())]
-        candidate = body[0] if body else (lines[0] if lines else "")
-        numbered = _NUMBERED.match(candidate)
-        if numbered:
-            candidate = numbered.group(4)
-        return [clean_sentence(candidate)]
+    in order. Intros, bullets, quotes, extra prose, missing items, echoes of `prompt` and
+    over-long output are tolerated; a missing or unusable item is None."""
+    lines = [re.sub(r"\*\*|__", "", l) for l in (reply or "").splitlines() if l.strip()]
     by_number: dict[int, str] = {}
     for line in lines:
         match = _NUMBERED.match(line)
         if match:
             number = int(next(g for g in match.groups()[:3] if g))
-            if 1 <= number <= expected and number not in by_number:
-                by_number[number] = match.group(4)
+            sentence = clean_sentence(match.group(4))
+            if 1 <= number <= expected and number not in by_number and sentence and not _is_echo(sentence, prompt):
+                by_number[number] = sentence
     if by_number:
-        return [clean_sentence(by_number[n]) if n in by_number else None for n in range(1, expected + 1)]
-    body = [l for l in lines if not _PREAMBLE.match(l.strip())]
-    sentences = [clean_sentence(l) for l in body[:expected]]
+        return [by_number.get(n) for n in range(1, expected + 1)]
+    sentences: list[str | None] = []
+    for line in lines:
+        sentence = clean_sentence(_NUMBERED.sub(r"\4", line) if _NUMBERED.match(line) else line)
+        if sentence and not _is_echo(sentence, prompt):
+            sentences.append(sentence)
+    sentences = sentences[:expected]
     return sentences + [None] * (expected - len(sentences))
 
 
@@ -188,9 +229,18 @@ class RetryPolicy:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    """Seconds from Retry-After (seconds or an HTTP date) or OpenAI's retry-after-ms."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or {}
-    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    if not hasattr(headers, "get"):
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
     if value is None:
         return None
     try:
@@ -210,16 +260,22 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
         return True
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code == 408 or exc.status_code == 409 or exc.status_code >= 500
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     return False
+
+
+def needs_api_key(base_url: str | None) -> bool:
+    """OpenAI itself needs a key; self-hosted servers (vLLM, Ollama, llama.cpp) usually don't."""
+    return base_url is None or "api.openai.com" in base_url
 
 
 class OpenAIBackend:
     """Any OpenAI-compatible chat endpoint: OpenAI, vLLM, Ollama, llama.cpp servers.
 
-    The API key comes from the environment ($OPENAI_API_KEY by default) and is never printed.
-    The client's own retries are off: lzt retries itself so that 429/5xx/timeouts/connection
-    errors all get the same backoff, jitter and Retry-After handling.
+    The API key comes from the environment ($OPENAI_API_KEY by default) and is never printed:
+    error messages are scrubbed of it. The client's own retries are off: lzt retries itself so
+    that 429/5xx/timeouts/connection errors all get the same backoff, jitter and Retry-After
+    handling, and so that `close()` can stop a backoff wait at once.
     """
 
     sets_per_request: int
@@ -234,82 +290,178 @@ class OpenAIBackend:
         max_tokens_per_sentence: int = 40,
         temperature: float = 0.8,
         retry: RetryPolicy = RetryPolicy(),
-        sleep=time.sleep,
-        warn=lambda message: None,
+        sleep: Callable[[float], None] | None = None,
+        warn: Callable[[str], None] = lambda message: None,
+        health: Callable[[], str | None] | None = None,
+        name: str | None = None,
     ):
         import openai
 
         from lzt.errors import LztError
 
-        api_key = os.environ.get(api_key_env)
-        local = base_url is not None and re.match(r"https?://(localhost|127\.|\[::1\])", base_url)
-        if not api_key and not local:
-            raise LztError(f"--llm openai needs an API key in ${api_key_env} (or a --base-url of a local server)")
+        api_key = os.environ.get(api_key_env) or None
+        if not api_key and needs_api_key(base_url):
+            raise LztError(f"--llm openai needs an API key in ${api_key_env} (or a --base-url of a self-hosted server)")
+        self._secret = api_key
         self.prompt = prompt or load_prompt("sentences-batch")
-        self.sets_per_request = sets_per_request or (10 if self.prompt.batched else 1)
-        if not self.prompt.batched:
-            self.sets_per_request = 1
+        self.sets_per_request = (sets_per_request or BATCH_SETS_PER_REQUEST) if self.prompt.batched else 1
         self.model = model
-        self.name = f"openai:{model}"
+        self.name = name or f"openai:{model}"
         self.prompt_id = self.prompt.id
         self.max_tokens = max_tokens_per_sentence * self.sets_per_request + 20
-        self.temperature = temperature
+        self._token_param = "max_tokens"  # switched to max_completion_tokens if the server asks
+        self.temperature: float | None = temperature
         self.retry = retry
-        self.sleep = sleep
+        self._closed = threading.Event()
+        self.sleep = sleep or self._interruptible_sleep
         self.warn = warn
+        self.health = health
         self.client = openai.OpenAI(
             api_key=api_key or "not-needed", base_url=base_url, max_retries=0, timeout=retry.timeout
         )
 
+    def _interruptible_sleep(self, seconds: float) -> None:
+        self._closed.wait(seconds)
+
+    def _request(self, prompt: str) -> str:
+        options: dict = {self._token_param: self.max_tokens}
+        if self.temperature is not None:
+            options["temperature"] = self.temperature
+        response = self.client.chat.completions.create(
+            model=self.model,
+            messages=[{"role": "user", "content": prompt}],
+            timeout=self.retry.timeout,
+            **options,
+        )
+        return response.choices[0].message.content or ""
+
+    def _adapt(self, exc: BaseException) -> bool:
+        """Newer OpenAI models refuse `max_tokens` (want `max_completion_tokens`) or a custom
+        temperature; adjust once instead of failing. True when something was changed."""
+        import openai
+
+        if not isinstance(exc, openai.BadRequestError):
+            return False
+        message = str(exc)
+        if "max_completion_tokens" in message and self._token_param == "max_tokens":
+            self._token_param = "max_completion_tokens"
+            return True
+        if "temperature" in message and self.temperature is not None:
+            self.temperature = None
+            return True
+        return False
+
     def _complete(self, prompt: str) -> str:
         from lzt.errors import LztError
 
-        for attempt in range(self.retry.attempts):
+        attempt = 0
+        while True:
+            if self._closed.is_set():
+                raise LztError("LLM backend closed")
             try:
-                response = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=[{"role": "user", "content": prompt}],
-                    max_tokens=self.max_tokens,
-                    temperature=self.temperature,
-                )
-                return response.choices[0].message.content or ""
+                return self._request(prompt)
             except Exception as exc:
-                if not _retryable(exc) or attempt == self.retry.attempts - 1:
-                    raise LztError(f"LLM request failed: {_describe(exc)}") from exc
+                if self._adapt(exc):
+                    continue
+                problem = self.health() if self.health else None
+                if problem:
+                    raise LztError(problem) from exc
+                if not _retryable(exc) or attempt >= self.retry.attempts - 1:
+                    raise LztError(f"LLM request failed: {self.describe(exc)}") from exc
                 wait_s = self.retry.delay(attempt, _retry_after(exc))
-                self.warn(f"LLM request failed ({_describe(exc)}); retrying in {wait_s:.1f}s")
+                self.warn(f"LLM request failed ({self.describe(exc)}); retrying in {wait_s:.1f}s")
                 self.sleep(wait_s)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def write(self, label_sets: Sequence[LabelSet]) -> list[str | None]:
-        return parse_reply(self._complete(self.prompt.render(label_sets)), len(label_sets))
+        prompt = self.prompt.render(label_sets)
+        return parse_reply(self._complete(prompt), len(label_sets), prompt)
+
+    def describe(self, exc: BaseException) -> str:
+        """One line about a failed request, with the API key scrubbed out."""
+        status = getattr(exc, "status_code", None)
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
 
     def close(self) -> None:
+        """Stops backoff waits at once; requests still in flight end on their own."""
+        self._closed.set()
         self.client.close()
-
-
-def _describe(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-    return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
 
 
 # --- choosing a backend --------------------------------------------------------------------------
 
 LLM_KINDS = ("template", "openai", "local")
+BATCH_SETS_PER_REQUEST = 10  # label sets per request with a batched prompt (capable models)
 
 
-def make_backend(kind: str, model: str | None, base_url: str | None, seed: int, prompt: str | None, warn) -> SentenceBackend:
+def default_prompt(kind: str) -> str:
+    """Small local models follow one-sentence prompts only; remote ones can batch."""
+    return "sentence" if kind == "local" else "sentences-batch"
+
+
+def sets_per_request_for(kind: str, prompt: str | None) -> int:
+    """What a backend of this kind would use, without starting or contacting anything."""
+    if kind == "template":
+        return TemplateBackend.sets_per_request
+    if kind == "local":
+        return 1
+    return BATCH_SETS_PER_REQUEST if load_prompt(prompt or default_prompt(kind)).batched else 1
+
+
+@dataclass
+class BackendShape:
+    """What a corpus plan records about a backend (see plan_corpus), known without starting
+    or contacting it: for --dry-run and for finding a finished corpus."""
+
+    name: str
+    prompt_id: str
+    sets_per_request: int
+
+
+def backend_shape(kind: str, model: str | None, prompt: str | None) -> BackendShape:
+    """The name, prompt id and batch size make_backend's backend will have."""
+    from lzt.errors import UsageError
+
+    if kind == "template":
+        return BackendShape(TemplateBackend.name, TemplateBackend.prompt_id, TemplateBackend.sets_per_request)
+    if kind not in LLM_KINDS:
+        raise UsageError(f"unknown --llm {kind!r} (choose from {', '.join(LLM_KINDS)})")
+    prompt_id = load_prompt(prompt or default_prompt(kind)).id
+    if kind == "local":
+        from lzt.local_llm import resolve_gguf
+
+        return BackendShape(f"local:{resolve_gguf(model).stem}", prompt_id, 1)
+    if not model:
+        raise UsageError("--llm openai needs --llm-model (e.g. gpt-4o-mini, or the name your server serves)")
+    return BackendShape(f"openai:{model}", prompt_id, sets_per_request_for(kind, prompt))
+
+
+def make_backend(
+    kind: str,
+    model: str | None,
+    base_url: str | None,
+    seed: int,
+    prompt: str | None,
+    warn,
+    api_key_env: str = "OPENAI_API_KEY",
+) -> SentenceBackend:
     from lzt.errors import UsageError
 
     if kind == "template":
         return TemplateBackend(seed)
+    template = load_prompt(prompt or default_prompt(kind)) if kind in LLM_KINDS else None
     if kind == "openai":
         if not model:
             raise UsageError("--llm openai needs --llm-model (e.g. gpt-4o-mini, or the name your server serves)")
-        return OpenAIBackend(model, base_url or os.environ.get("OPENAI_BASE_URL"), prompt=load_prompt(prompt or "sentences-batch"), warn=warn)
+        return OpenAIBackend(
+            model, base_url or os.environ.get("OPENAI_BASE_URL"), api_key_env=api_key_env,
+            prompt=template, sets_per_request=BATCH_SETS_PER_REQUEST, warn=warn,
+        )
     if kind == "local":
         from lzt.local_llm import LocalBackend
 
-        return LocalBackend(gguf=model, prompt=load_prompt(prompt or "sentence"), seed=seed, warn=warn)
+        return LocalBackend(gguf=model, prompt=template, seed=seed, warn=warn)
     raise UsageError(f"unknown --llm {kind!r} (choose from {', '.join(LLM_KINDS)})")

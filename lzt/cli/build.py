@@ -35,6 +35,9 @@ def build_classifier_command(
     llm: str = typer.Option("template", "--llm", help="Sentence writer: template (no LLM), openai (any OpenAI-compatible server), local (bundled offline model)."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Model name for --llm openai (e.g. gpt-4o-mini), or a GGUF file for --llm local."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="LLM prompt in prompts/ or a file: sentence (one label set per request) or sentences-batch."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="LLM requests in flight (default: 2 local, 4 openai)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key for --llm openai."),
     sentences: int = typer.Option(2000, "--sentences", "-n", min=1, help="Label sets to write sentences for (raised if coverage needs more)."),
     min_per_label: int = typer.Option(5, "--min-per-label", min=0, help="Every label appears in at least this many requested label sets."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Use this corpus file (from `lzt generate`) instead of generating one."),
@@ -53,7 +56,7 @@ def build_classifier_command(
     templates = load_prompt_templates(prompts)
     encoder = load_encoder(model, pretrained, device, ui.warn)
     describe_setup(ui, encoder)
-    options = CorpusOptions(llm, llm_model, base_url, sentences, min_per_label, seed, corpus)
+    options = CorpusOptions(llm, llm_model, base_url, sentences, min_per_label, seed, corpus, concurrency, prompt, api_key_env)
     entries, corpus_info = obtain_corpus(vocabulary, options, ui)
     texts = len(entries) + len(vocabulary) * len(templates)
     ui.info(f"{len(vocabulary)} labels | {len(entries)} sentences + {len(vocabulary) * len(templates)} single-label texts")
