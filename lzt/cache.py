@@ -29,7 +29,7 @@ FILE_NAME = "embeddings.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT NOT NULL, encoder TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    path BLOB NOT NULL, encoder TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL, PRIMARY KEY (path, encoder));
 CREATE TABLE IF NOT EXISTS embeddings (
     sha256 TEXT NOT NULL, encoder TEXT NOT NULL, dim INTEGER NOT NULL, tokens INTEGER NOT NULL,
@@ -39,14 +39,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
 
 @dataclass(frozen=True)
 class FileIdentity:
-    path: str  # absolute
+    path: bytes  # absolute, as the file system spells it (names need not be valid UTF-8)
     size: int
     mtime_ns: int
 
     @classmethod
     def of(cls, path: Path) -> "FileIdentity":
         stat = os.stat(path)
-        return cls(os.fsdecode(Path(path).absolute()), stat.st_size, stat.st_mtime_ns)
+        return cls(os.fsencode(Path(path).absolute()), stat.st_size, stat.st_mtime_ns)
 
 
 @dataclass
