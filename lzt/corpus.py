@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from lzt.errors import LztError
-from lzt.labels import Vocabulary, surface_forms
+from lzt.labels import Label, Vocabulary, surface_forms
 from lzt.llm import SentenceBackend
 from lzt.resources import resource_dir
 
@@ -193,8 +193,18 @@ def plan_corpus(
         "sets_per_request": backend.sets_per_request,
         "model": backend.name,
         "prompt": backend.prompt_id,
+        # The vocabulary itself, so that `build-classifier --corpus FILE` needs no --labels.
+        "label_names": [[label.name, *label.synonyms] for label in vocabulary.labels],
     }
     return CorpusPlan(vocabulary, sets, backend.sets_per_request, header)
+
+
+def corpus_vocabulary(path: Path) -> Vocabulary:
+    """The vocabulary a corpus file was generated for (recorded in its header)."""
+    header, _, _ = _read_lines(Path(path))
+    if header is None or not header.get("label_names"):
+        raise LztError(f"{path} does not record its vocabulary: pass --labels")
+    return Vocabulary(tuple(Label(names[0], tuple(names[1:])) for names in header["label_names"]), str(path))
 
 
 def topup_label_sets(

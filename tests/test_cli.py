@@ -154,3 +154,16 @@ def test_real_architecture_end_to_end(tmp_path, small_images):
             "--sentences", "40", "--prompts", "photo7", "--out", out, "-q")
     records = jsonl(run_lzt("tag", small_images, "-c", out, "-k", "3", "-w", "0", "-q").stdout)
     assert len(records) == 12 and all(len(r["tags"]) == 3 for r in records)
+
+
+def test_build_from_a_corpus_file_needs_no_labels(tmp_path):
+    from lzt.classifier import load_classifier
+
+    corpus = tmp_path / "voc.jsonl"
+    run_lzt("generate", "--labels", "voc", "--llm", "template", "--sentences", "30", "--out", corpus, "-q")
+    out = tmp_path / "voc.lzt"
+    run_lzt("build-classifier", "--corpus", corpus, "--model", "lzt-tiny-vit", "--pretrained", "none",
+            "--prompts", "photo7", "--out", out, "-q")
+    classifier = load_classifier(out)
+    assert len(classifier.labels) == 20 and classifier.synonyms["sofa"] == ["couch"]
+    assert "--labels is required" in run_lzt("build-classifier", "--model", "lzt-tiny-vit", check=2).stderr

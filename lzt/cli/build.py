@@ -13,9 +13,9 @@ from lzt.cli.app import DeviceOption, QuietOption, app
 from lzt.cli.common import DEFAULT_MODEL, describe_setup
 from lzt.cli.corpus_options import CorpusOptions, obtain_corpus
 from lzt.cli.ui import Ui
-from lzt.corpus import load_prompt_templates
+from lzt.corpus import corpus_vocabulary, load_prompt_templates
 from lzt.encoder import load_encoder
-from lzt.errors import EXIT_OK
+from lzt.errors import EXIT_OK, UsageError
 from lzt.labels import load_vocabulary
 
 
@@ -29,7 +29,7 @@ from lzt.labels import load_vocabulary
     ),
 )
 def build_classifier_command(
-    labels: str = typer.Option(..., "--labels", "-l", help="Vocabulary: a built-in set (voc, coco, ...) or a file."),
+    labels: Optional[str] = typer.Option(None, "--labels", "-l", help="Vocabulary: a built-in set (voc, coco, ...) or a file. Optional with --corpus (the corpus records its vocabulary)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="open_clip model name (see `lzt models`)."),
     pretrained: Optional[str] = typer.Option(None, "--pretrained", help="Weights: open_clip tag (downloaded), checkpoint file, or none (random; testing only). Default: $LZT_PRETRAINED, else the model's openai weights."),
     llm: str = typer.Option("template", "--llm", help="Sentence writer: template (no LLM), openai (any OpenAI-compatible server), local (bundled offline model)."),
@@ -52,7 +52,9 @@ def build_classifier_command(
 ) -> int:
     """Train a tagger for a vocabulary from text alone (no images)."""
     ui = Ui(quiet)
-    vocabulary = load_vocabulary(labels)
+    if labels is None and corpus is None:
+        raise UsageError("--labels is required (or --corpus FILE from `lzt generate`)")
+    vocabulary = load_vocabulary(labels) if labels is not None else corpus_vocabulary(corpus)
     templates = load_prompt_templates(prompts)
     encoder = load_encoder(model, pretrained, device, ui.warn)
     describe_setup(ui, encoder)
