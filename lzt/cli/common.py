@@ -39,7 +39,7 @@ def encoder_for_classifier(
         return default_classifier(encoder, ui.info, ui.progress), encoder
     classifier = load_classifier(classifier_path)
     model = model or classifier.model
-    classifier.check_compatible(model, classifier.embed_dim)
+    classifier.check_compatible(model, classifier.embed_dim)  # refuse before loading a wrong model
     if pretrained is None:  # the weights the classifier was built with, unless told otherwise
         pretrained = os.environ.get(PRETRAINED_ENV) or classifier.pretrained
     encoder = load_encoder(model, pretrained, device, ui.warn)
