@@ -60,8 +60,9 @@ def build_classifier(
 
     template_targets = torch.zeros(len(template_texts), len(vocabulary))
     template_targets[torch.arange(len(template_texts)), torch.arange(len(template_texts)) // len(templates)] = 1.0
+    sentence_targets = label_targets(entries, vocabulary)
     features = torch.cat([sentence_embeddings, template_embeddings])
-    targets = torch.cat([label_targets(entries, vocabulary), template_targets])
+    targets = torch.cat([sentence_targets, template_targets])
 
     started = time.perf_counter()
     weight = train_classifier(features, targets, config, encoder.device, on_epoch)
@@ -76,7 +77,7 @@ def build_classifier(
         weight=weight,
         anchors=class_anchors(template_embeddings, len(vocabulary)),
         corpus_embeddings=sentence_embeddings.half() if keep_corpus_embeddings else None,
-        corpus_labels=label_targets(entries, vocabulary).to(torch.uint8) if keep_corpus_embeddings else None,
+        corpus_labels=sentence_targets.to(torch.uint8) if keep_corpus_embeddings else None,
         training={**training_settings(config), "prompt_templates": len(templates)},
         corpus={**corpus_info, "sentences": len(entries), "sha256": corpus_digest(entries)},
     )

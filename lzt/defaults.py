@@ -52,26 +52,26 @@ def cached_classifier_path(encoder: ClipEncoder, labels: str = DEFAULT_LABELS) -
     return cache_dir() / "classifiers" / f"{labels}-{encoder.name}-{safe_weights}-{key}.lzt"
 
 
-def default_classifier(encoder: ClipEncoder, info: Callable[[str], None], progress=None, labels: str = DEFAULT_LABELS):
-    """Load the cached default classifier for this encoder, building it once if needed."""
+def default_classifier(encoder: ClipEncoder, info: Callable[[str], None], progress, labels: str = DEFAULT_LABELS):
+    """Load the cached default classifier for this encoder, building it once if needed.
+    `progress(description, total, unit)` is a context manager yielding `advance(n)` (Ui.progress)."""
     path = cached_classifier_path(encoder, labels)
     if path.is_file():
         return load_classifier(path)
     vocabulary = load_vocabulary(labels)
-    entries = read_corpus(shipped_corpus(labels), vocabulary)
+    corpus = shipped_corpus(labels)
+    entries = read_corpus(corpus, vocabulary)
     templates = load_prompt_templates(default_templates(encoder))
     info(
         f"building the default '{labels}' classifier for {encoder.name}/{encoder.pretrained_id} "
         f"({len(vocabulary)} labels, {len(entries)} shipped sentences); this happens once"
     )
     started = time.perf_counter()
-    corpus_info = {"source": str(shipped_corpus(labels).name)}
     texts = len(entries) + len(vocabulary) * len(templates)
-    if progress is None:
-        classifier, _ = build_classifier(vocabulary, entries, templates, encoder, TrainConfig(), corpus_info)
-    else:
-        with progress("encoding texts", texts, "texts") as advance:
-            classifier, _ = build_classifier(vocabulary, entries, templates, encoder, TrainConfig(), corpus_info, on_encoded=advance)
+    with progress("encoding texts", texts, "texts") as advance:
+        classifier, _ = build_classifier(
+            vocabulary, entries, templates, encoder, TrainConfig(), {"source": corpus.name}, on_encoded=advance
+        )
     save_classifier(classifier, path)
     info(f"built it in {time.perf_counter() - started:.0f}s; cached at {path}")
     return classifier
