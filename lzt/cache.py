@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from stat import S_ISREG
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,11 @@ class FileIdentity:
     mtime_ns: int
 
     @classmethod
-    def of(cls, path: Path) -> "FileIdentity":
+    def of(cls, path: Path) -> "FileIdentity | None":
+        """None for anything but a regular file (folders, FIFOs...: decoding reports those)."""
         stat = os.stat(path)
+        if not S_ISREG(stat.st_mode):
+            return None
         return cls(os.fsencode(Path(path).absolute()), stat.st_size, stat.st_mtime_ns)
 
 

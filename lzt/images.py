@@ -372,7 +372,7 @@ def _cache_lookup(path: Path, spec: CacheSpec) -> tuple[CachedEmbedding | None, 
     """Unchanged file (path, size, mtime) or same content under another name -> its embedding."""
     try:
         identity = FileIdentity.of(path)
-        if not os.path.isfile(path):
+        if identity is None:
             return None, None
         cache = _reader(spec)
         sha = cache.hash_for(identity)
