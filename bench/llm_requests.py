@@ -2,7 +2,7 @@
 CoMC's one request per sentence, measured with the real offline model (SmolLM2-135M through
 llama-cpp-python's server), and that model's sentences per second on this machine.
 
-    python bench/llm_requests.py [--sets 60] [--labels voc] [--concurrency 2]
+    python -m bench.llm_requests [--sets 60] [--labels voc] [--concurrency 2]    (from the repo root)
 
 Needs the [local] extra. Every number except the "ideal" rows is measured; the ideal rows say
 what a model that always mentions its labels (a capable hosted model) would cost.
@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from lzt.corpus import generate_corpus, plan_corpus
-from lzt.labels import load_vocabulary
-from lzt.llm import BATCH_SETS_PER_REQUEST, OpenAIBackend, load_prompt
-from lzt.local_llm import LOCAL_RETRY, LocalServer, bundled_gguf
+from lzt.text.backends.local import LOCAL_RETRY, LocalServer, bundled_gguf
+from lzt.text.backends.openai import BATCH_SETS_PER_REQUEST, OpenAIBackend
+from lzt.text.corpus import plan_corpus, write_corpus
+from lzt.text.prompts import load_prompt
+from lzt.vocab import load_vocabulary
 
 PER_THOUSAND = 1000
 
@@ -37,9 +38,9 @@ def measure(server: LocalServer, vocabulary, prompt: str, sets: int, min_per_lab
         path = Path(folder) / "corpus.jsonl"
         plan = plan_corpus(vocabulary, sets, seed=0, min_per_label=min_per_label, backend=backend)
         started = time.perf_counter()
-        stats = generate_corpus(plan, backend, path, concurrency=concurrency)
+        stats = write_corpus(plan, backend, path, concurrency=concurrency)
         seconds = time.perf_counter() - started
-        rows = [json.loads(l) for l in path.read_text().splitlines()[1:]]
+        rows = [json.loads(line) for line in path.read_text().splitlines()[1:]]
     backend.close()
     outcomes = [r for r in rows if "set" in r]
     # CoMC labels a sentence with everything it asked for; how often is that list wrong?
@@ -53,7 +54,10 @@ def measure(server: LocalServer, vocabulary, prompt: str, sets: int, min_per_lab
 
 def table(rows: list[tuple], header: tuple) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    def line(cells: tuple) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
@@ -78,7 +82,9 @@ def main() -> None:
     def per_thousand_verified(run: dict) -> str:
         return f"{PER_THOUSAND * run['requests'] / run['verified']:.0f}" if run["verified"] else "inf"
 
-    verified_share = lambda run: f"{run['verified'] / max(1, run['verified'] + run['dropped']):.0%}"
+    def verified_share(run: dict) -> str:
+        return f"{run['verified'] / max(1, run['verified'] + run['dropped']):.0%}"
+
     rows = [
         ("CoMC: 1 set per request, no check", 1, "1000 (unchecked)", "-", f"its label list is wrong for {one['comc_wrong_lists']:.0%} of these sentences"),
         ("lzt one-set prompt, SmolLM2 (measured)", 1, per_thousand_verified(one), verified_share(one), f"{one['requests']} req, {one['topup_sets']} top-up sets"),

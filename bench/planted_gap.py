@@ -1,11 +1,12 @@
 """Planted modality gap: does CoMC's recipe (text-trained classifier + mapping + noise) work?
 
-Synthetic CLIP-like embeddings (lzt/simulation.py describes the world); lzt's own training,
-mapping, calibration and metrics. Prints markdown tables and the command that regenerates them.
+Synthetic CLIP-like embeddings (bench/simulation.py describes the world); lzt's own label-set
+sampling, anchors, training, mapping, calibration and metrics. Prints markdown tables and the
+command that regenerates them. Run from the repository root:
 
-    python bench/planted_gap.py                 # the README tables, < 2 min on 2 CPU cores
-    python bench/planted_gap.py --sweep ""      # main table only
-    python bench/planted_gap.py --sweep "" --cone-sweep 0,60,90,150,180   # the size of the cone offset
+    python -m bench.planted_gap                 # the README tables, < 2 min on 2 CPU cores
+    python -m bench.planted_gap --sweep ""      # main table only
+    python -m bench.planted_gap --sweep "" --cone-sweep 0,60,90,150,180   # the size of the cone offset
 
 "Gap closed" is measured against a gap-free reference: the same photos drawn without the planted
 modality gap (text cone centre, and every concept carrying its word form as texts do), scored by
@@ -19,13 +20,10 @@ import math
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
-
-from lzt.simulation import (  # noqa: E402
+from bench.simulation import (
     Experiment,
     Geometry,
     Outcome,
@@ -35,7 +33,7 @@ from lzt.simulation import (  # noqa: E402
     summarise,
 )
 
-# CLIP reference values for the geometry check (see lzt/simulation.py's docstring).
+# CLIP reference values for the geometry check (see bench/simulation.py's docstring).
 CLIP_TARGETS = {
     "paired_cos": "~0.3",
     "unpaired_cos": "~0.15",
@@ -70,7 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def command_line(args: argparse.Namespace) -> str:
     return (
-        f"python bench/planted_gap.py --seed {args.seed} --seeds {args.seeds} --labels {args.labels} "
+        f"python -m bench.planted_gap --seed {args.seed} --seeds {args.seeds} --labels {args.labels} "
         f"--dim {args.dim} --lexical {args.lexical:g} --corpus {args.corpus} --images {args.images} "
         f"--neighbours {args.neighbours} --temperature {args.temperature:g} --mix {args.mix:g} "
         f"--cone-angle {args.cone_angle:g} --sweep '{args.sweep}' --cone-sweep '{args.cone_sweep}'"
@@ -112,7 +110,7 @@ def main_table(outcomes: list[Outcome], experiment: Experiment) -> str:
         if s.row.calibration != "none":
             continue
         key = (s.row.method, s.row.noise_std)
-        cells = [f"{100 * by_key[key + (c,)].row.mean_ap:.1f} ± {100 * by_key[key + (c,)].map_std:.1f}"
+        cells = [f"{100 * by_key[(*key, c)].row.mean_ap:.1f} ± {100 * by_key[(*key, c)].map_std:.1f}"
                  for c in ("none", "image", "image+label")]
         noise = "-" if s.row.noise_std is None else f"{s.row.noise_std:g}"
         describe = _describe(s, experiment)
@@ -135,6 +133,19 @@ SWEEP_COLUMNS = (("none", 0.0), ("none", 0.1), ("anchors", 0.0), ("anchors", 0.1
                  ("corpus T=25", 0.1))
 
 
+def _mean_map(outcomes: list[Outcome], method: str, noise: float | None, calibration: str = "none") -> float:
+    return 100 * sum(o.get(method, noise, calibration).mean_ap for o in outcomes) / len(outcomes)
+
+
+def _with_closed(outcomes: list[Outcome], method: str, noise: float) -> str:
+    closed = [gap_closed(o, o.get(method, noise)) for o in outcomes]
+    return f"{_mean_map(outcomes, method, noise):.1f} ({_closed(sum(closed) / len(closed))})"
+
+
+def _mean_stat(outcomes: list[Outcome], key: str) -> float:
+    return sum(o.stats[key] for o in outcomes) / len(outcomes)
+
+
 def sweep_table(base: Experiment, field_name: str, values: list[float], seeds: list[int],
                 done: dict[float, list[Outcome]]) -> str:
     """mAP (and planted gap closed) of the key rows against one Geometry field; `done` holds
@@ -151,19 +162,10 @@ def sweep_table(base: Experiment, field_name: str, values: list[float], seeds: l
             experiment = replace(base, geometry=replace(base.geometry, **{field_name: value}), oracle=False,
                                  calibrations=("none", "image"), corpus_temperatures=(25.0,))
             outcomes = [run_experiment(replace(experiment, seed=s)) for s in seeds]
-
-        def mean_map(method: str, noise: float | None, calibration: str = "none") -> float:
-            return 100 * sum(o.get(method, noise, calibration).mean_ap for o in outcomes) / len(outcomes)
-
-        def with_closed(method: str, noise: float) -> str:
-            closed = [gap_closed(o, o.get(method, noise)) for o in outcomes]
-            return f"{mean_map(method, noise):.1f} ({_closed(sum(closed) / len(closed))})"
-
-        stat = lambda key: sum(o.stats[key] for o in outcomes) / len(outcomes)  # noqa: E731
-        cells = [f"{value:g}", f"{stat('gap'):.2f}", f"{stat('paired_cos'):.2f}",
-                 f"{mean_map('zero-shot', None, 'image'):.1f}", f"{mean_map('gap-free', 0.0):.1f}",
-                 f"{mean_map('cone-free', 0.0):.1f}"]
-        cells += [with_closed(method, noise) for method, noise in SWEEP_COLUMNS]
+        cells = [f"{value:g}", f"{_mean_stat(outcomes, 'gap'):.2f}", f"{_mean_stat(outcomes, 'paired_cos'):.2f}",
+                 f"{_mean_map(outcomes, 'zero-shot', None, 'image'):.1f}", f"{_mean_map(outcomes, 'gap-free', 0.0):.1f}",
+                 f"{_mean_map(outcomes, 'cone-free', 0.0):.1f}"]
+        cells += [_with_closed(outcomes, method, noise) for method, noise in SWEEP_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

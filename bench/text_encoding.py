@@ -1,9 +1,9 @@
 """Text-encoder throughput: full 77-token context vs batches trimmed to their longest sentence.
 
-Trimming is exact for causal text towers pooled at the end-of-text token (tests/test_encoder.py
+Trimming is exact for causal text towers pooled at the end-of-text token (tests/unit/test_encoder.py
 proves equality); this measures what it saves. Random weights (speed does not depend on them).
 
-    python bench/text_encoding.py --device cpu --models ViT-B-32 --texts 512
+    python -m bench.text_encoding --device cpu --models ViT-B-32 --texts 512    (from the repo root)
 """
 
 from __future__ import annotations
@@ -12,17 +12,16 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
+import warnings
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from lzt.corpus import load_prompt_templates, plan_corpus, single_label_texts  # noqa: E402
-from lzt.encoder import load_encoder  # noqa: E402
-from lzt.labels import load_vocabulary  # noqa: E402
-from lzt.llm import TemplateBackend  # noqa: E402
+from lzt.errors import LztWarning
+from lzt.model import load_encoder
+from lzt.text.backends.template import TemplateBackend
+from lzt.text.corpus import plan_corpus
+from lzt.text.prompts import load_prompt_templates, single_label_texts
+from lzt.vocab import load_vocabulary
 
 
 def sample_texts(count: int) -> list[str]:
@@ -61,11 +60,13 @@ def main() -> None:
     print("| model | device | texts | full context (texts/s) | trimmed (texts/s) | speed-up |")
     print("|---|---|---:|---:|---:|---:|")
     for name in args.models.split(","):
-        encoder = load_encoder(name, "none", args.device, lambda m: None)
+        with warnings.catch_warnings():  # random weights on purpose: speed does not depend on them
+            warnings.simplefilter("ignore", LztWarning)
+            encoder = load_encoder(name, "none", args.device)
         full = rate(encoder, texts, False, args.batch_size, args.repeats)
         trimmed = rate(encoder, texts, True, args.batch_size, args.repeats)
         print(f"| {name} | {encoder.device.type} | {len(texts)} | {full:,.0f} | {trimmed:,.0f} | {trimmed / full:.1f}x |")
-    print(f"\ncommand: python {' '.join(sys.argv)}")
+    print(f"\ncommand: python -m bench.text_encoding {' '.join(sys.argv[1:])}")
 
 
 if __name__ == "__main__":

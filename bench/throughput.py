@@ -4,14 +4,17 @@ Builds its own inputs from ../shared/data/coco128 (re-encoded copies: web-size f
 of progressive JPEGs and PNGs, and 12 MP photos), then, in one process and one run, for each model:
   baseline  open_clip's own preprocess (full PIL decode, full-size bicubic resize) in DataLoader
             workers, autocast encode: the loop people write by hand
-  lzt       lzt's pipeline end to end: discovery, reduced-size decode in workers, encode, modality
-            mapping, classifier, top-k (the local branch on, as `lzt tag` runs by default)
+  lzt       lzt's pipeline end to end through the public API, lzt.Tagger(...).tag(...): discovery,
+            reduced-size decode in workers, encode, modality mapping, classifier, top-k (the local
+            branch on, as `lzt tag` runs by default)
   ceiling   the image encoder alone on pre-decoded tensors already in memory
 Prints a markdown table: images/s, ratio to baseline, fraction of the ceiling, peak host memory.
 Random weights (speed does not depend on them). GPU timings synchronise before reading clocks.
 
-    python bench/throughput.py --device cpu --models ViT-B-32 --web 256 --big 0
-    python bench/throughput.py --device cuda --models ViT-B-32,ViT-B-16,ViT-L-14,RN50
+Run from the repository root:
+
+    python -m bench.throughput --device cpu --models ViT-B-32 --web 256 --big 0
+    python -m bench.throughput --device cuda --models ViT-B-32,ViT-B-16,ViT-L-14,RN50
 """
 
 from __future__ import annotations
@@ -24,18 +27,17 @@ import shutil
 import statistics
 import sys
 import time
+import warnings
+from functools import partial
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from lzt import Classifier, ClipEncoder, LztWarning, ScoringConfig, Selection, Tagger, load_encoder
+from lzt.tagging import default_workers
 
-from lzt.classifier import Classifier  # noqa: E402
-from lzt.encoder import load_encoder  # noqa: E402
-from lzt.images import PathBatches, default_workers, iter_batches  # noqa: E402
-from lzt.tagger import ScoringConfig, Selection, tag_batches  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 COCO = REPO.parent / "shared" / "data" / "coco128" / "images"
 
@@ -101,10 +103,9 @@ def baseline(encoder, folder: Path, batch_size: int, workers: int) -> int:
     return done
 
 
-def lzt_pipeline(encoder, classifier, folder: Path, batch_size: int, workers: int) -> int:
-    batches = iter_batches(PathBatches([folder], batch_size), encoder.preprocess, workers,
-                           pin_memory=encoder.device.type == "cuda")
-    return sum(1 for _ in tag_batches(batches, encoder, classifier, Selection(topk=10), ScoringConfig()))
+def lzt_pipeline(tagger: Tagger, folder: Path, batch_size: int, workers: int) -> int:
+    """What `lzt tag` runs: the Tagger over a folder, every record produced (top 10 labels)."""
+    return sum(1 for _ in tagger.tag([folder], Selection(topk=10), batch_size=batch_size, workers=workers))
 
 
 def ceiling(encoder, batch_size: int, batches: int) -> int:
@@ -135,9 +136,16 @@ def peak_rss_mb() -> float:
     return (own + children) / 1024
 
 
-def fake_classifier(encoder, labels: int = 1000) -> Classifier:
-    weight = torch.randn(labels, encoder.embed_dim)
-    anchors = torch.nn.functional.normalize(torch.randn(labels, encoder.embed_dim), dim=-1)
+def random_weights(name: str, device: str) -> ClipEncoder:
+    with warnings.catch_warnings():  # random weights on purpose: speed does not depend on them
+        warnings.simplefilter("ignore", LztWarning)
+        return load_encoder(name, "none", device)
+
+
+def fake_classifier(encoder: ClipEncoder, labels: int = 1000) -> Classifier:
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(labels, encoder.embed_dim, generator=generator)
+    anchors = torch.nn.functional.normalize(torch.randn(labels, encoder.embed_dim, generator=generator), dim=-1)
     return Classifier([f"label{i}" for i in range(labels)], {}, encoder.name, "none", encoder.embed_dim, weight, anchors)
 
 
@@ -160,10 +168,10 @@ def main() -> None:
     print("| model | device | input | run | images/s | x baseline | of ceiling | peak host MB |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for name in args.models.split(","):
-        encoder = load_encoder(name, "none", args.device, lambda m: None)
-        classifier = fake_classifier(encoder)
+        encoder = random_weights(name, args.device)
+        tagger = Tagger(encoder, fake_classifier(encoder), ScoringConfig())
         device = encoder.device
-        seconds, count = timed(lambda: ceiling(encoder, args.batch_size, 8), device, args.repeats)
+        seconds, count = timed(partial(ceiling, encoder, args.batch_size, 8), device, args.repeats)
         ceiling_rate = count / seconds
         print(f"| {name} | {device.type} | tensors in memory | ceiling (encoder alone) | {ceiling_rate:,.0f} | | 100% | {peak_rss_mb():,.0f} |")
         for set_name, folder in sets.items():
@@ -171,18 +179,19 @@ def main() -> None:
                 continue
             base_rate = None
             if not (set_name == "12mp" and args.skip_baseline_big):
-                seconds, count = timed(lambda: baseline(encoder, folder, args.batch_size, args.workers), device, args.repeats)
+                seconds, count = timed(partial(baseline, encoder, folder, args.batch_size, args.workers), device, args.repeats)
                 base_rate = count / seconds
                 print(f"| {name} | {device.type} | {set_name} | open_clip loop (baseline) | {base_rate:,.0f} | 1.00 | {base_rate / ceiling_rate:.0%} | {peak_rss_mb():,.0f} |")
-            seconds, count = timed(lambda: lzt_pipeline(encoder, classifier, folder, args.batch_size, args.workers), device, args.repeats)
+            seconds, count = timed(partial(lzt_pipeline, tagger, folder, args.batch_size, args.workers), device, args.repeats)
             rate = count / seconds
             ratio = f"{rate / base_rate:.2f}" if base_rate else "-"
             print(f"| {name} | {device.type} | {set_name} | lzt tag pipeline | {rate:,.0f} | {ratio} | {rate / ceiling_rate:.0%} | {peak_rss_mb():,.0f} |")
             sys.stdout.flush()
-        del encoder
+        tagger.close()
+        del encoder, tagger
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    print(f"\ncommand: python {' '.join(sys.argv)}")
+    print(f"\ncommand: python -m bench.throughput {' '.join(sys.argv[1:])}")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from lzt import __version__
+from lzt.text.backends.template import TemplateBackend
+from lzt.text.mentions import MentionMatcher
+from lzt.vocab import load_vocabulary
 
-from lzt import __version__  # noqa: E402
-from lzt.corpus import MentionMatcher  # noqa: E402
-from lzt.labels import load_vocabulary  # noqa: E402
-from lzt.llm import TemplateBackend  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent  # label_sets/ and .bench/ of this checkout
 
 
 def run_generate(name: str, out: Path, sentences: int, min_per_label: int, seed: int) -> list[str]:

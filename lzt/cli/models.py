@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from lzt.cli.app import app
-from lzt.errors import EXIT_OK
+from lzt.cli.app import EXIT_OK, app
+from lzt.model import RECOMMENDED, is_local, pull_weights
 
 models_app = typer.Typer(help="List recommended CLIP models, or fetch weights with `lzt models pull`.", invoke_without_command=True, no_args_is_help=False)
 app.add_typer(models_app, name="models")
@@ -17,8 +19,6 @@ def list_models(ctx: typer.Context) -> int:
     whether their weights are already on this machine."""
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
-    from lzt.models import RECOMMENDED, is_local
-
     typer.echo(f"{'model':<14} {'pretrained':<24} {'params':>7} {'fp32':>8} {'IN-1k':>6}  {'local':<5}  note")
     for info in RECOMMENDED:
         local = "yes" if is_local(info.model, info.pretrained) else "no"
@@ -32,12 +32,10 @@ def list_models(ctx: typer.Context) -> int:
 
 @models_app.command("pull")
 def pull_command(
-    model: str = typer.Argument(..., help="open_clip model name, e.g. ViT-B-16."),
-    pretrained: str = typer.Option("openai", "--pretrained", help="Pretrained tag, e.g. openai or datacomp_xl_s13b_b90k."),
+    model: Annotated[str, typer.Argument(help="open_clip model name, e.g. ViT-B-16.")],
+    pretrained: Annotated[str, typer.Option("--pretrained", help="Pretrained tag, e.g. openai or datacomp_xl_s13b_b90k.")] = "openai",
 ) -> int:
     """Download a model's weights into the local cache (needs a network)."""
-    from lzt.models import pull
-
-    path = pull(model, pretrained)
+    path = pull_weights(model, pretrained)
     typer.echo(path)
     return EXIT_OK

@@ -6,7 +6,7 @@ rich honours NO_COLOR and turns colour and live bars off when stderr is not a te
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -22,26 +22,35 @@ from rich.progress import (
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class State:
+    """Settings of the running command that the logging and warning hooks consult."""
+
+    debug = False
+    quiet = False
+    translate: Callable[[str], str] = staticmethod(lambda message: message)
+
+
 class Ui:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
+        State.quiet = quiet
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            console.print(message, markup=False)
+            console.print(State.translate(message), markup=False)
 
     def warn(self, message: str) -> None:
         """Warnings are shown even with --quiet: they say something is off."""
-        console.print(f"warning: {message}", style="bold yellow", markup=False)
+        console.print(f"warning: {State.translate(message)}", style="bold yellow", markup=False)
 
     def error(self, message: str) -> None:
-        console.print(f"error: {message}", style="bold red", markup=False)
+        console.print(f"error: {State.translate(message)}", style="bold red", markup=False)
 
     @contextmanager
-    def progress(self, description: str, total: int | None, unit: str = "") -> Iterator:
+    def progress(self, description: str, total: int | None, unit: str = "") -> Iterator[Callable[[int], None]]:
         """Yields `advance(n)`. No bar with --quiet or when stderr is not a terminal."""
         if self.quiet or not console.is_terminal:
-            yield lambda n=1: None
+            yield _ignore
             return
         columns = [
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -49,4 +58,12 @@ class Ui:
         ]
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance(n: int = 1) -> None:
+                bar.advance(task, n)
+
+            yield advance
+
+
+def _ignore(n: int = 1) -> None:
+    """An `advance` that shows nothing."""

@@ -1,0 +1,56 @@
+"""Caption files: `photo.txt` beside `photo.jpg`, comma-separated tags, best first (WD14/kohya)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lzt.files import atomic_write
+from lzt.output.base import Format, OnExisting, WriteError, register_format
+from lzt.tagging import Record
+
+
+def _split_caption(text: str) -> list[str]:
+    return [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
+
+
+class CaptionWriter:
+    """`photo.txt` beside `photo.jpg`: comma-separated tags, best first (WD14/kohya style)."""
+
+    def __init__(self, extension: str = ".txt", on_existing: OnExisting | str = OnExisting.overwrite):
+        self.extension = extension if extension.startswith(".") else "." + extension
+        self.on_existing = OnExisting(on_existing)
+        self.written = 0
+        self.skipped = 0
+
+    def caption_path(self, image: Path) -> Path:
+        return image.with_suffix(self.extension)
+
+    def write(self, record: Record) -> None:
+        if record.error is not None or record.tags is None or record.path is None:
+            return
+        target = self.caption_path(Path(record.path))
+        tags = [label for label, _ in record.tags]
+        try:
+            if target.exists():
+                if self.on_existing == OnExisting.skip:
+                    self.skipped += 1
+                    return
+                if self.on_existing == OnExisting.append:
+                    existing = _split_caption(target.read_text(encoding="utf-8", errors="replace"))
+                    seen = {t.lower() for t in existing}
+                    tags = existing + [t for t in tags if t.lower() not in seen]
+            text = ", ".join(tags) + "\n"
+            atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        except OSError as exc:  # an unwritable folder, a caption that is a folder: this image only
+            raise WriteError(f"{os.fsdecode(target)}: cannot write caption: {exc.strerror or exc}") from exc
+        self.written += 1
+
+    def close(self) -> None:
+        pass
+
+
+register_format(Format(
+    "txt", "a caption file beside each image",
+    lambda options: CaptionWriter(options.caption_ext, options.on_existing), stream=False,
+))

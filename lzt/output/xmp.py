@@ -1,0 +1,303 @@
+"""XMP sidecars: keywords beside each image for digiKam, darktable, Lightroom, immich...
+
+`photo.jpg.xmp` (or `photo.xmp`) receives the tags as `dc:subject` keywords and as
+`lr:hierarchicalSubject` entries under a parent (`lzt|dog`). An existing sidecar is merged, never
+rebuilt: every other property, attribute, namespace and keyword in it is kept.
+
+lzt records the keywords it added in its own namespace (`lzt:addedKeywords`,
+`lzt:addedHierarchical`), so that `overwrite` replaces lzt's earlier keywords without ever touching
+one a person or another tool wrote, even when both are plain `dog`. Entries under the lzt parent
+(`lzt|...`) count as lzt's even when that record is lost (another tool rewrote the file).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Callable, Iterable
+
+from lzt.files import atomic_write
+from lzt.output.base import Format, OnExisting, WriteError, XmpNaming, register_format
+from lzt.tagging import Record
+from lzt.version import __version__
+
+NS_X = "adobe:ns:meta/"
+NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+NS_DC = "http://purl.org/dc/elements/1.1/"
+NS_LR = "http://ns.adobe.com/lightroom/1.0/"
+NS_LZT = "http://ns.lzt.invalid/xmp/1.0/"  # an identifier, not a web page (.invalid never resolves)
+PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "lr": NS_LR, "lzt": NS_LZT}
+
+RDF_RDF = f"{{{NS_RDF}}}RDF"
+RDF_DESCRIPTION = f"{{{NS_RDF}}}Description"
+RDF_ABOUT = f"{{{NS_RDF}}}about"
+RDF_BAG = f"{{{NS_RDF}}}Bag"
+RDF_LI = f"{{{NS_RDF}}}li"
+CONTAINERS = (RDF_BAG, f"{{{NS_RDF}}}Seq", f"{{{NS_RDF}}}Alt")
+SUBJECT = f"{{{NS_DC}}}subject"
+HIERARCHICAL = f"{{{NS_LR}}}hierarchicalSubject"
+ADDED_KEYWORDS = f"{{{NS_LZT}}}addedKeywords"
+ADDED_HIERARCHICAL = f"{{{NS_LZT}}}addedHierarchical"
+
+XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+XPACKET_END = '\n<?xpacket end="w"?>\n'
+
+
+class SidecarError(WriteError):
+    """One image's sidecar could not be read or written; the sidecar is left as it was.
+    The run goes on: the caller counts the image as skipped."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{os.fsdecode(path)}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def sidecar_path(image: Path, naming: XmpNaming | str = XmpNaming.full) -> Path:
+    """`full`: photo.jpg.xmp (darktable, digiKam); `stem`: photo.xmp (Lightroom, Capture One)."""
+    image = Path(image)
+    return image.with_name(image.name + ".xmp") if XmpNaming(naming) == XmpNaming.full else image.with_suffix(".xmp")
+
+
+def hierarchical(keyword: str, parent: str) -> str:
+    return f"{parent}|{keyword}" if parent else keyword
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+class Sidecar:
+    """A parsed sidecar: the whole element tree, plus what is needed to write it back alike."""
+
+    def __init__(self, root: ET.Element, namespaces: list[tuple[str, str]], declaration: bool, xpacket: bool):
+        self.root = root
+        self.namespaces = namespaces  # (prefix, uri) as declared in the file
+        self.declaration = declaration
+        self.xpacket = xpacket
+        rdf = root if root.tag == RDF_RDF else root.find(f".//{RDF_RDF}")
+        if rdf is None:
+            raise ValueError("no rdf:RDF element: not an XMP packet")
+        self.rdf = rdf
+
+    @classmethod
+    def new(cls) -> Sidecar:
+        root = ET.Element(f"{{{NS_X}}}xmpmeta", {f"{{{NS_X}}}xmptk": f"lzt {__version__}"})
+        ET.SubElement(ET.SubElement(root, RDF_RDF), RDF_DESCRIPTION, {RDF_ABOUT: ""})
+        return cls(root, [], declaration=False, xpacket=True)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Sidecar:
+        """Raises ET.ParseError for malformed XML, ValueError for XML that is not a usable XMP packet."""
+        if re.search(rb"<!(DOCTYPE|ENTITY)", data):
+            raise ValueError("has a DTD or entity declarations, which XMP never uses")
+        namespaces = [ns for _, ns in ET.iterparse(io.BytesIO(data), events=("start-ns",))]
+        builder = ET.TreeBuilder(insert_comments=True, insert_pis=True)
+        root = ET.fromstring(data, parser=ET.XMLParser(target=builder))
+        head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+        return cls(root, namespaces, declaration=head.startswith(b"<?xml"), xpacket=b"<?xpacket begin" in data)
+
+    def descriptions(self) -> list[ET.Element]:
+        found = self.rdf.findall(RDF_DESCRIPTION)
+        if not found:
+            found = [ET.SubElement(self.rdf, RDF_DESCRIPTION, {RDF_ABOUT: ""})]
+        return found
+
+    def find(self, tag: str) -> ET.Element | None:
+        for description in self.descriptions():
+            element = description.find(tag)
+            if element is not None:
+                return element
+        return None
+
+    def bag(self, tag: str) -> ET.Element:
+        """The rdf:Bag (or Seq/Alt, as found) of a property, created in the description that
+        holds a related property, else in the first one."""
+        prop = self.find(tag)
+        if prop is None:
+            home = next((e for t in (SUBJECT, HIERARCHICAL) if (e := self._holder(t)) is not None), None)
+            prop = ET.SubElement(home if home is not None else self.descriptions()[0], tag)
+        container = next((child for child in prop if child.tag in CONTAINERS), None)
+        if container is None:  # a bare text value where a bag belongs: keep it, as the bag's item
+            text = (prop.text or "").strip()
+            prop.text = None
+            container = ET.SubElement(prop, RDF_BAG)
+            if text:
+                ET.SubElement(container, RDF_LI).text = text
+        return container
+
+    def _holder(self, tag: str) -> ET.Element | None:
+        return next((d for d in self.descriptions() if d.find(tag) is not None), None)
+
+    def remove_property(self, tag: str) -> None:
+        for description in self.descriptions():
+            for element in description.findall(tag):
+                description.remove(element)
+
+    def serialise(self) -> bytes:
+        for prefix, uri in PREFIXES.items():
+            ET.register_namespace(prefix, uri)
+        for prefix, uri in self.namespaces:
+            # The file's own prefixes win (ElementTree would otherwise invent ns0, ns1...);
+            # it refuses the empty prefix and names like ns0, which then get generated ones.
+            if prefix and not re.fullmatch(r"ns\d+", prefix):
+                ET.register_namespace(prefix, uri)
+        ET.indent(self.root, space=" ")
+        text = ET.tostring(self.root, encoding="unicode")
+        if self.xpacket:
+            text = XPACKET_BEGIN + text + XPACKET_END
+        if self.declaration:
+            text = '<?xml version="1.0" encoding="UTF-8"?>\n' + text
+        return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
+def items(container: ET.Element) -> list[str]:
+    return [(li.text or "").strip() for li in container.findall(RDF_LI) if (li.text or "").strip()]
+
+
+def property_items(sidecar: Sidecar, tag: str) -> list[str]:
+    return items(sidecar.bag(tag)) if sidecar.find(tag) is not None else []
+
+
+def read_keywords(path: Path) -> tuple[list[str], list[str]]:
+    """(dc:subject, lr:hierarchicalSubject) of a sidecar; for tests and for users' scripts."""
+    sidecar = Sidecar.parse(Path(path).read_bytes())
+    return property_items(sidecar, SUBJECT), property_items(sidecar, HIERARCHICAL)
+
+
+# --- merging -----------------------------------------------------------------------------------
+
+
+def _unique(keywords: Iterable[str]) -> list[str]:
+    """Stripped, without empties, first spelling of each case-insensitive duplicate kept."""
+    seen: set[str] = set()
+    result = []
+    for keyword in keywords:
+        keyword = keyword.strip()
+        if keyword and keyword.lower() not in seen:
+            seen.add(keyword.lower())
+            result.append(keyword)
+    return result
+
+
+def _merge_bag(container: ET.Element, wanted: list[str], replace: bool, is_owned: Callable[[str], bool]) -> list[str]:
+    """Update one keyword bag in place; returns the keywords lzt owns in it afterwards.
+
+    `is_owned(keyword)` says whether an existing entry was lzt's. With `replace`, lzt's entries
+    that are not wanted any more are removed. Entries of others are never removed, and a wanted
+    keyword already present in any case is not added again (nor claimed by lzt)."""
+    wanted_lower = {w.lower() for w in wanted}
+    kept_owned = []
+    for li in list(container.findall(RDF_LI)):
+        text = (li.text or "").strip()
+        if not text or not is_owned(text):
+            continue
+        if replace and text.lower() not in wanted_lower:
+            container.remove(li)
+        else:
+            kept_owned.append(text)
+    present = {t.lower() for t in items(container)}
+    for keyword in wanted:
+        if keyword.lower() not in present:
+            ET.SubElement(container, RDF_LI).text = keyword
+            present.add(keyword.lower())
+            kept_owned.append(keyword)
+    return _unique(kept_owned)
+
+
+def merge_keywords(sidecar: Sidecar, keywords: list[str], parent: str, replace: bool) -> None:
+    """Put `keywords` into the sidecar: flat in dc:subject, under `parent` in lr:hierarchicalSubject."""
+    keywords = _unique(keywords)
+    recorded_flat = _recorded(sidecar, ADDED_KEYWORDS)
+    recorded_hier = _recorded(sidecar, ADDED_HIERARCHICAL)
+    prefix = f"{parent}|".lower() if parent else None
+
+    def owns_hier(entry: str) -> bool:
+        return entry.lower() in recorded_hier or (prefix is not None and entry.lower().startswith(prefix))
+
+    owned_flat = _merge_bag(sidecar.bag(SUBJECT), keywords, replace, lambda k: k.lower() in recorded_flat)
+    owned_hier = _merge_bag(sidecar.bag(HIERARCHICAL), [hierarchical(k, parent) for k in keywords], replace, owns_hier)
+    for tag, owned in ((ADDED_KEYWORDS, owned_flat), (ADDED_HIERARCHICAL, owned_hier)):
+        sidecar.remove_property(tag)
+        if owned:
+            container = sidecar.bag(tag)
+            for keyword in owned:
+                ET.SubElement(container, RDF_LI).text = keyword
+    for tag in (SUBJECT, HIERARCHICAL):  # an empty bag says nothing: do not leave one behind
+        if not property_items(sidecar, tag):
+            sidecar.remove_property(tag)
+
+
+def _recorded(sidecar: Sidecar, tag: str) -> set[str]:
+    return {k.lower() for k in property_items(sidecar, tag)}
+
+
+# --- the writer --------------------------------------------------------------------------------
+
+
+class XmpWriter:
+    """Writes or merges one sidecar per tagged image. The image itself is never opened.
+
+    on_existing: `skip` leaves an existing sidecar alone; `overwrite` replaces lzt's keywords
+    (others' stay); `append` adds new keywords and removes none. A sidecar that cannot be parsed
+    or written raises SidecarError and is left untouched; the next image goes on normally."""
+
+    def __init__(
+        self, on_existing: OnExisting | str = OnExisting.overwrite, naming: XmpNaming | str = XmpNaming.full, parent: str = "lzt"
+    ):
+        self.on_existing = OnExisting(on_existing)
+        self.naming = XmpNaming(naming)
+        self.parent = parent.strip().strip("|")
+        self.written = 0
+        self.skipped = 0
+
+    def write(self, record: Record) -> None:
+        if record.error is not None or record.tags is None or record.path is None:
+            return  # nothing was learned about this image; its sidecar stays as it is
+        target = sidecar_path(Path(record.path), self.naming)
+        if target.is_symlink():
+            target = target.resolve()  # update the file the link points to, keep the link
+        if self.on_existing == OnExisting.skip and (target.exists() or target.is_symlink()):
+            self.skipped += 1
+            return
+        existing = self._read(target)
+        keywords = [label for label, _ in record.tags]
+        if existing is None and not keywords:
+            return  # no sidecar full of nothing
+        sidecar = existing or Sidecar.new()
+        try:
+            merge_keywords(sidecar, keywords, self.parent, replace=self.on_existing == OnExisting.overwrite)
+            data = sidecar.serialise()
+        except RecursionError as exc:  # ElementTree's indent and serialiser recurse
+            raise SidecarError(target, "existing sidecar is nested too deeply; left unchanged") from exc
+        try:
+            atomic_write(target, lambda tmp: tmp.write_bytes(data))
+        except OSError as exc:
+            raise SidecarError(target, f"cannot write sidecar: {exc.strerror or exc}") from exc
+        self.written += 1
+
+    def _read(self, target: Path) -> Sidecar | None:
+        """The existing sidecar to merge into; None when there is none."""
+        try:
+            data = target.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SidecarError(target, f"cannot read existing sidecar: {exc.strerror or exc}; left unchanged") from exc
+        if not data.strip():
+            return Sidecar.new()  # an empty file holds nothing to keep
+        try:
+            return Sidecar.parse(data)
+        except (ValueError, LookupError, ET.ParseError) as exc:  # ParseError is a SyntaxError; LookupError: unknown encoding
+            raise SidecarError(target, f"existing sidecar is not valid XMP ({exc}); left unchanged") from exc
+
+    def close(self) -> None:
+        pass
+
+
+register_format(Format(
+    "xmp", "an XMP sidecar beside each image (merged, never rebuilt)",
+    lambda options: XmpWriter(options.on_existing, options.xmp_naming, options.xmp_parent), stream=False,
+))

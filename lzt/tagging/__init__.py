@@ -1,0 +1,17 @@
+"""Tagging: discover -> decode -> encode -> map (modality gap) -> score -> select; the cache."""
+
+from lzt.tagging.batches import default_workers
+from lzt.tagging.calibration import Calibration, calibrate
+from lzt.tagging.decoding import HEIF_AVAILABLE, DecodeOptions
+from lzt.tagging.discovery import IMAGE_EXTENSIONS, discover
+from lzt.tagging.mapping import Mapping, MappingConfig
+from lzt.tagging.record import Record
+from lzt.tagging.scoring import ScoringConfig
+from lzt.tagging.selection import Selection, parse_label_list, read_renames, read_thresholds, select_tags
+from lzt.tagging.tagger import Embeddings, Tagger
+
+__all__ = [
+    "HEIF_AVAILABLE", "IMAGE_EXTENSIONS", "Calibration", "DecodeOptions", "Embeddings", "Mapping", "MappingConfig",
+    "Record", "ScoringConfig", "Selection", "Tagger", "calibrate", "default_workers", "discover",
+    "parse_label_list", "read_renames", "read_thresholds", "select_tags",
+]

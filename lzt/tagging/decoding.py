@@ -1,0 +1,314 @@
+"""Decoding one image file safely: upright RGB at reduced size, or a short reason why not.
+
+A bad file never stops a run: every failure becomes a one-line reason for that file (empty,
+truncated, not an image, too many pixels, broken link, timed out...). Nothing here changes
+process-wide state: the pixel limit is checked per call, not through Pillow's global one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import importlib.util
+import os
+import signal
+import stat
+import threading
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from lzt.errors import InputError
+from lzt.model import PreprocessSpec
+
+DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb limit: 200 MP
+EXIF_ORIENTATION = 0x0112
+DEFAULT_DECODE_TIMEOUT = 30.0  # seconds per file: generous, a healthy 100 MP photo takes a few
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How image files are decoded: `max_pixels` refuses larger images before decoding them
+    (decompression bombs); `decode_timeout` gives up on a file whose decoding takes longer
+    (seconds; None or 0: never).
+
+    lzt checks `max_pixels` itself and leaves Pillow's process-wide limit alone; a program that
+    keeps Pillow's default (PIL.Image.MAX_IMAGE_PIXELS, errors above about 179 MP) and raises
+    `max_pixels` beyond it must raise Pillow's too (the `lzt` command sets it to None)."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    decode_timeout: float | None = DEFAULT_DECODE_TIMEOUT
+
+
+class DecodeError(ValueError):
+    """A file lzt recognised as unusable; the message is the short reason shown to the user."""
+
+
+class DecodeTimeout(BaseException):
+    """Raised by the SIGALRM deadline. A BaseException, like KeyboardInterrupt, so that the broad
+    `except Exception` blocks inside Pillow's plugins cannot swallow it."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"decoding took longer than {seconds:g} s; gave up")
+
+
+# HEIC/HEIF (iPhone photos) through the optional `heif` extra. Opened through pillow_heif's own
+# reader instead of registering it into Pillow, which would change Pillow for the whole process.
+HEIF_AVAILABLE = importlib.util.find_spec("pillow_heif") is not None
+
+
+def _open_heif(path: Path, max_pixels: int) -> Image.Image | None:
+    """A HEIF file as a Pillow image, or None when it is not one (or the extra is missing).
+    to_pillow() decodes the whole image: the pixel limit is checked on the header before it."""
+    if not HEIF_AVAILABLE:
+        return None
+    import pillow_heif
+
+    if not pillow_heif.is_supported(str(path)):
+        return None
+    heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=True)
+    width, height = heif.size
+    if width * height > max_pixels:
+        raise _too_many_pixels(width, height, max_pixels)
+    return heif.to_pillow()
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the body after `seconds` with DecodeTimeout.
+
+    SIGALRM only reaches the main thread of a process, which is where decoding runs: the main
+    process with `workers` 0, and each DataLoader worker (a forked process running its loop in its
+    main thread). A blocking read is interrupted; so is Pillow's decode loop, which returns to Python
+    between chunks. A decoder stuck inside one C call cannot be interrupted this way (the limit).
+    Elsewhere (another thread, no setitimer on the platform) the body runs without a deadline."""
+    if (
+        seconds is None or seconds <= 0 or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    limit: float = seconds
+
+    def expire(signum: int, frame: object) -> None:
+        raise DecodeTimeout(limit)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse, with a clear reason, what is not a non-empty regular file. This runs before Pillow
+    opens anything: opening a FIFO named `x.jpg` would block forever."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise DecodeError("broken symbolic link (its target does not exist)") from None
+        raise DecodeError("file not found") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DecodeError("symbolic link loop") from None
+        raise
+    if stat.S_ISDIR(info.st_mode):
+        try:
+            os.listdir(path)
+        except OSError as exc:
+            raise DecodeError(f"folder cannot be read: {exc.strerror or exc}") from None
+        raise DecodeError("is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise DecodeError("not a regular file (a pipe, socket or device)")
+    if info.st_size == 0:
+        raise DecodeError("empty file (0 bytes)")
+
+
+def _looks_like_text(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    try:  # incremental: a character cut at byte 512 is not a decoding error
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(c.isprintable() or c.isspace() for c in text)
+
+
+def _unidentified_reason(path: Path) -> str:
+    if path.suffix.lower() in (".heic", ".heif") and not HEIF_AVAILABLE:
+        return "HEIC/HEIF needs the optional extra: pip install 'lzt[heif]'"
+    if _looks_like_text(path):
+        return "not an image (a text or HTML file)"
+    return "not an image, or a format Pillow cannot read"
+
+
+def _high_bit_depth_to_rgb(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float greyscale to 8 bits by scaling, never by clipping
+    (Pillow's convert() clips a 16-bit photo to nearly all white)."""
+    array = np.asarray(image, dtype=np.float64)
+    peak = float(array.max()) if array.size else 0.0
+    if image.mode.startswith("I;16"):
+        scale = 255.0 / 65535.0
+    elif image.mode == "F" and peak <= 1.0:
+        scale = 255.0  # float images in [0, 1]
+    elif peak <= 255.0:
+        scale = 1.0
+    elif peak <= 65535.0:
+        scale = 255.0 / 65535.0  # 16-bit data held in a 32-bit mode (older Pillow PNG, TIFF)
+    else:
+        scale = 255.0 / peak
+    scaled = np.rint(array * scale).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, "L").convert("RGB")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Every mode to RGB; transparency is composited on white (what a viewer shows)."""
+    if image.mode.startswith("I") or image.mode == "F":
+        return _high_bit_depth_to_rgb(image)
+    if image.has_transparency_data:  # RGBA, LA, PA, and P or RGB with a transparent colour
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def resize_and_crop(image: Image.Image, size: int, mode: str) -> Image.Image:
+    """`shortest`: CLIP's resize of the short side to `size`, then centre crop.
+    `squash`: resize to size x size (whole image, aspect not kept).
+    `letterbox`: whole image fitted inside size x size on a grey background."""
+    width, height = image.size
+    if mode == "squash":
+        return image.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    if mode == "letterbox":
+        scale = size / max(width, height)
+        new = (max(1, round(width * scale)), max(1, round(height * scale)))
+        resized = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        canvas = Image.new("RGB", (size, size), (124, 116, 104))  # CLIP mean colour
+        canvas.paste(resized, ((size - new[0]) // 2, (size - new[1]) // 2))
+        return canvas
+    scale = size / min(width, height)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    resized = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    left, top = (new[0] - size) // 2, (new[1] - size) // 2
+    return resized.crop((left, top, left + size, top + size))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation. A broken EXIF block costs the rotation, never the photo."""
+    try:
+        if image.getexif().get(EXIF_ORIENTATION, 1) in range(2, 9):
+            return ImageOps.exif_transpose(image)
+    except Exception:
+        pass
+    return image  # not exif_transpose's copy: a full-size copy of every photo costs time
+
+
+def _too_many_pixels(width: int, height: int, limit: int) -> DecodeError:
+    return DecodeError(f"too many pixels: {width}x{height} exceeds the {limit:,}-pixel limit (`max_pixels`)")
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    """Open (headers only) with Pillow, else as HEIF; DecodeError when neither can."""
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError:
+        image = _open_heif(path, max_pixels)
+        if image is None:
+            raise DecodeError(_unidentified_reason(path)) from None
+        return image
+    except Image.DecompressionBombError as exc:
+        # Pillow's own limit (PIL.Image.MAX_IMAGE_PIXELS, the host program's setting) refused it
+        # before lzt's `max_pixels` could be checked.
+        raise DecodeError(f"too many pixels: refused by Pillow's limit ({str(exc).splitlines()[0][:120]})") from None
+
+
+def _open_upright_rgb(path: Path, options: DecodeOptions, draft_size: int) -> Image.Image:
+    """Decode the first frame, upright and RGB, refusing decompression bombs before decoding."""
+    with warnings.catch_warnings():
+        # Pillow's warnings (odd EXIF, palette transparency, its own bomb warning: lzt applies
+        # `max_pixels` itself) would add stderr lines per file.
+        warnings.simplefilter("ignore")
+        image = _open(path, options.max_pixels)
+        with image:
+            if image.width * image.height > options.max_pixels:
+                raise _too_many_pixels(image.width, image.height, options.max_pixels)
+            image.seek(0)  # animated GIF/WebP/APNG: the first frame
+            if image.format in ("JPEG", "MPO"):
+                # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
+                image.draft("RGB", (draft_size, draft_size))
+            image.load()
+            return _to_rgb(_upright(image))
+
+
+def decode_image(path: Path, spec: PreprocessSpec, options: DecodeOptions = DecodeOptions()) -> torch.Tensor:
+    """A file -> uint8 (3, S, S) tensor, upright (EXIF), RGB. Raises on any unreadable file:
+    DecodeError for what lzt recognised (with the reason), DecodeTimeout past the deadline,
+    and whatever Pillow raises otherwise (see describe_error)."""
+    with _deadline(options.decode_timeout):
+        path = Path(path)
+        _check_file(path)
+        return _model_input(_open_upright_rgb(path, options, spec.image_size * 2), spec)
+
+
+def _model_input(rgb: Image.Image, spec: PreprocessSpec) -> torch.Tensor:
+    pixels = np.asarray(resize_and_crop(rgb, spec.image_size, spec.resize_mode), dtype=np.uint8)
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1)
+
+
+def prepare_image(image: object, spec: PreprocessSpec) -> torch.Tensor:
+    """An image already in memory -> uint8 (3, S, S): a Pillow image in any mode (upright by its
+    EXIF, transparency on white), or a uint8 array of shape (H, W, 3) (RGB) or (H, W) (grey)."""
+    if isinstance(image, Image.Image):
+        rgb = _to_rgb(_upright(image))
+    elif isinstance(image, (np.ndarray, torch.Tensor)):
+        array = image.cpu().numpy() if isinstance(image, torch.Tensor) else image
+        expected = "a uint8 array of shape (height, width, 3) (RGB) or (height, width) (grey)"
+        if array.dtype != np.uint8:
+            raise InputError(f"expected {expected}, got dtype {array.dtype}")
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[:, :, 0]
+        if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+            raise InputError(f"expected {expected}, got shape {tuple(array.shape)}")
+        if array.shape[0] == 0 or array.shape[1] == 0:
+            raise InputError(f"expected {expected}, got an empty image of shape {tuple(array.shape)}")
+        rgb = Image.fromarray(np.ascontiguousarray(array), "L" if array.ndim == 2 else "RGB").convert("RGB")
+    else:
+        raise InputError(f"expected a PIL image or a uint8 array, got {type(image).__name__}")
+    return _model_input(rgb, spec)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, one-line human reason for a file that could not be decoded."""
+    if isinstance(exc, (DecodeError, DecodeTimeout)):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not an image"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image, or a format Pillow cannot read"
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too many pixels (decompression-bomb limit, `max_pixels`): {exc}".splitlines()[0][:200]
+    if isinstance(exc, MemoryError):
+        return "out of memory while decoding"
+    if isinstance(exc, OSError) and "truncated" in str(exc).lower():
+        return "truncated image"
+    if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError)) and str(exc).strip():
+        return f"corrupt or unsupported image: {str(exc).strip().splitlines()[0]}"[:200]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+

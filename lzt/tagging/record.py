@@ -1,0 +1,34 @@
+"""One result per input: the tags of an image, or why it could not be tagged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass
+class Record:
+    """path: the file as found (relative stays relative); None for an image passed in memory.
+    tags: best-first (label, score) pairs, or None when the image failed; error: the one-line
+    reason it failed; scores: every label's score (C,), when asked for (`keep_scores`)."""
+
+    path: Path | None
+    tags: list[tuple[str, float]] | None = None
+    error: str | None = None
+    scores: torch.Tensor | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the image was tagged (no error)."""
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        """The JSON Lines object of `lzt tag`: {"path", "tags": [{"label", "score"}]} or {"path", "error"}."""
+        import os
+
+        path = None if self.path is None else os.fsdecode(self.path)
+        if self.error is not None:
+            return {"path": path, "error": self.error}
+        return {"path": path, "tags": [{"label": label, "score": score} for label, score in self.tags or []]}

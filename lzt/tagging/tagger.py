@@ -1,0 +1,303 @@
+"""The Tagger: a CLIP model and a classifier, ready to tag files, images in memory or
+embeddings you already have. `lzt tag`, `lzt eval` and any other client use this one class.
+
+    tagger = Tagger.load("coco.lzt")            # or Tagger.load() for the built-in `everyday`
+    for record in tagger.tag(["photos/"]):      # streamed, bounded memory, one record per file
+        print(record.path, record.tags)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generator, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lzt.classifier import Classifier, default_classifier, load_classifier
+from lzt.errors import InputError, UsageError, warn
+from lzt.model import ClipEncoder, InputConfig, load_encoder
+from lzt.model.loading import PRETRAINED_ENV
+from lzt.progress import Progress, logger, no_progress
+from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
+from lzt.tagging.cache import EmbeddingCache, open_cache
+from lzt.tagging.decoding import DecodeOptions, prepare_image
+from lzt.tagging.discovery import PathBatches
+from lzt.tagging.record import Record
+from lzt.tagging.scoring import Scorer, ScoringConfig
+from lzt.tagging.selection import Selection, select_tags
+
+
+@dataclass
+class Embeddings:
+    """Unit image embeddings: global (B, D) and, with the local branch, per-patch (B, T, D)."""
+
+    global_embeddings: torch.Tensor
+    local_embeddings: torch.Tensor | None = None
+
+
+class Tagger:
+    """Tags images with a classifier's labels. Create it with `Tagger.load(...)` (or from an
+    encoder and a classifier you already hold); use it as a context manager, or call close(),
+    to stop decoding processes of unfinished runs and close the embedding cache."""
+
+    def __init__(
+        self,
+        encoder: ClipEncoder,
+        classifier: Classifier,
+        scoring: ScoringConfig = ScoringConfig(),
+        cache: str | Path | None = None,
+    ):
+        classifier.check_compatible(encoder.name, encoder.embed_dim)
+        self.encoder = encoder
+        self.classifier = classifier
+        self.scoring = scoring
+        self._scorer = Scorer(encoder, classifier, scoring)
+        self._cache: EmbeddingCache | None = open_cache(cache, encoder.identity) if cache is not None else None
+        self._runs: weakref.WeakSet[Generator] = weakref.WeakSet()
+
+    @classmethod
+    def load(
+        cls,
+        classifier: str | Path | Classifier | None = None,
+        *,
+        model: str | None = None,
+        pretrained: str | None = None,
+        device: str | torch.device = "auto",
+        scoring: ScoringConfig = ScoringConfig(),
+        input: InputConfig = InputConfig(),
+        cache: str | Path | None = None,
+        progress: Progress = no_progress,
+    ) -> Tagger:
+        """A classifier (file or object) and the CLIP model it was built for.
+
+        classifier: None for the built-in `everyday` classifier, built once for `model` (default
+            $LZT_MODEL, else ViT-B-16) and cached under the user cache folder.
+        model, pretrained: default to the classifier's own (pretrained: $LZT_PRETRAINED first);
+            another model is refused, other weights are allowed with a warning.
+        device: auto (CUDA when present), cpu, cuda or cuda:N; CUDA without a GPU is an error.
+        scoring: mapping, local branch and calibration (ScoringConfig).
+        input: input size and resize mode (InputConfig).
+        cache: a folder for the embedding cache (None: no cache). A cache that cannot be used
+            gives one LztWarning and tagging goes on without it.
+        progress: reports building the default classifier (see lzt.progress)."""
+        if classifier is None:
+            encoder = load_encoder(model, pretrained, device)
+            logger.info(encoder.describe())
+            loaded = default_classifier(encoder, progress=progress)
+        else:
+            loaded = classifier if isinstance(classifier, Classifier) else load_classifier(classifier)
+            model = model or loaded.model
+            loaded.check_compatible(model, loaded.embed_dim)  # refuse before loading a wrong model
+            if pretrained is None:  # the weights the classifier was built with, unless told otherwise
+                pretrained = os.environ.get(PRETRAINED_ENV) or loaded.pretrained
+            encoder = load_encoder(model, pretrained, device)
+            if encoder.pretrained_id != loaded.pretrained:
+                warn(
+                    f"the classifier was trained with {loaded.model}/{loaded.pretrained} text embeddings; "
+                    f"images are encoded with {encoder.pretrained_id} weights"
+                )
+            logger.info(encoder.describe())
+        encoder.set_input(input)
+        return cls(encoder, loaded, scoring, cache)
+
+    # --- what it is ---------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> list[str]:
+        """The classifier's labels: the columns of every score tensor."""
+        return self.classifier.labels
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        return self.encoder.device
+
+    @property
+    def uses_local_branch(self) -> bool:
+        """Whether scores include CoMC's local branch (asked for, and the tower has one)."""
+        return self._scorer.local
+
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        """The embedding cache in use; None without one, or after it failed and was dropped."""
+        return self._cache
+
+    # --- files ------------------------------------------------------------------------------
+
+    def tag(
+        self,
+        paths: Iterable[str | Path],
+        selection: Selection = Selection(),
+        *,
+        batch_size: int = 64,
+        workers: int | None = None,
+        decoding: DecodeOptions = DecodeOptions(),
+        exclude: Sequence[str] = (),
+        include_hidden: bool = False,
+        keep_scores: bool = False,
+        calibrate: bool = True,
+    ) -> Iterator[Record]:
+        """One Record per image file under `paths` (files and folders, searched recursively in a
+        sorted, deterministic order), streamed in that order with bounded memory. A file that
+        cannot be read (missing, broken, not an image) gets a record with its `error`; the run
+        goes on.
+
+        workers: decoding processes (None: one per core, at most 16; 0: decode in this process).
+        exclude: glob patterns of file or folder names to skip; include_hidden: search hidden ones.
+        keep_scores: attach every label's score to each record (Record.scores).
+        calibrate: False gives scores before calibration (for calibrating a whole set at once)."""
+        paths = [Path(path) for path in paths]
+        if batch_size < 1:
+            raise UsageError("`batch_size` must be at least 1")
+        if workers is not None and workers < 0:
+            raise UsageError("`workers` must be 0 or more")
+        selection.check(self.labels)
+        batches = iter_batches(
+            PathBatches(paths, batch_size, exclude, include_hidden), self.encoder.preprocess,
+            default_workers() if workers is None else workers, decoding, cache=self._cache,
+            needs_local=self._scorer.local, pin_memory=self.device.type == "cuda",
+        )
+        run = self._records(batches, selection, keep_scores, calibrate)
+        self._runs.add(run)
+        return run
+
+    def _records(
+        self, batches: Generator[ImageBatch, None, None], selection: Selection, keep_scores: bool, calibrate: bool
+    ) -> Generator[Record, None, None]:
+        try:
+            for batch in batches:
+                yield from self._tag_batch(batch, selection, keep_scores, calibrate)
+        finally:
+            batches.close()
+
+    def _tag_batch(self, batch: ImageBatch, selection: Selection, keep_scores: bool, calibrate: bool) -> list[Record]:
+        tags: dict[int, list[tuple[str, float]]] = {}
+        all_scores: dict[int, torch.Tensor] = {}
+        positions, global_features, tokens = self._batch_embeddings(batch)
+        if positions:
+            scores = self._scorer.score(global_features, tokens, calibrated=calibrate)
+            tags = dict(zip(positions, select_tags(scores, self.labels, selection)))
+            if keep_scores:
+                all_scores = dict(zip(positions, scores.float().cpu()))
+        return [
+            Record(path, error=batch.errors[position]) if position in batch.errors
+            else Record(path, tags=tags[position], scores=all_scores.get(position))
+            for position, path in enumerate(batch.paths)
+        ]
+
+    def _batch_embeddings(self, batch: ImageBatch) -> tuple[list[int], torch.Tensor, torch.Tensor | None]:
+        """Embeddings of every readable file of a batch, freshly encoded or from the cache, in
+        order; the new ones go to the cache in one transaction."""
+        positions = sorted([*batch.ok, *batch.cached])
+        if not positions:
+            return [], torch.empty(0), None
+        fresh_global, fresh_local = self._scorer.embed(batch.pixels) if batch.ok else (torch.empty(0), None)
+        fresh_index = {position: i for i, position in enumerate(batch.ok)}
+        rows_global: list[torch.Tensor] = []
+        rows_local: list[torch.Tensor | None] = []
+        for position in positions:
+            if position in fresh_index:
+                i = fresh_index[position]
+                rows_global.append(fresh_global[i])
+                rows_local.append(None if fresh_local is None else fresh_local[i])
+            else:
+                found = batch.cached[position]
+                rows_global.append(found.global_features.to(self.device))
+                rows_local.append(None if found.local_features is None else found.local_features.to(self.device))
+        self._store([
+            (*batch.identities[p], rows_global[n], rows_local[n]) for n, p in enumerate(positions) if p in batch.identities
+        ])
+        tokens = [t for t in rows_local if t is not None]
+        local = torch.stack(tokens) if self._scorer.local and len(tokens) == len(rows_local) else None
+        return positions, torch.stack(rows_global), local
+
+    def _store(self, rows: list) -> None:
+        if self._cache is None or not rows:
+            return
+        try:
+            self._cache.store(rows)
+        except (sqlite3.Error, OSError) as exc:  # a full disk, a damaged file: the cache is optional
+            warn(f"the embedding cache {self._cache.path} stopped working ({str(exc).splitlines()[0][:160]}); tagging goes on without it")
+            self._close_cache()
+
+    # --- images and embeddings in memory ----------------------------------------------------
+
+    def embed_pixels(self, pixels: torch.Tensor) -> Embeddings:
+        """uint8 (B, 3, S, S) model input (S = the input size) -> Embeddings."""
+        global_features, tokens = self._scorer.embed(self.encoder.check_pixels(pixels))
+        return Embeddings(global_features, tokens)
+
+    def embed(self, images: Sequence[object]) -> Embeddings:
+        """PIL images or uint8 arrays ((H, W, 3) RGB or (H, W) grey) -> Embeddings."""
+        return self.embed_pixels(self._pixels(images))
+
+    def _pixels(self, images: Sequence[object]) -> torch.Tensor:
+        if isinstance(images, (torch.Tensor, np.ndarray)):  # one array holding a batch of images
+            batch = images if isinstance(images, torch.Tensor) else torch.from_numpy(images)
+            if batch.ndim != 4:
+                raise InputError(f"expected a list of images or a (batch, height, width, 3) uint8 array, got shape {tuple(batch.shape)}")
+            images = list(batch)
+        if len(images) == 0:
+            raise InputError("expected at least one image, got an empty batch")
+        return torch.stack([prepare_image(image, self.encoder.preprocess) for image in images])
+
+    def score_embeddings(self, global_embeddings: torch.Tensor, local_embeddings: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings you already have (from this model and weights; normalised here) -> (B, C)
+        scores, mapped, fused and calibrated like `tag`'s. Without `local_embeddings` only the
+        global branch scores (the local branch needs per-patch embeddings)."""
+        dim = self.classifier.embed_dim
+        if not isinstance(global_embeddings, torch.Tensor) or global_embeddings.ndim != 2 or global_embeddings.shape[1] != dim:
+            shape = tuple(global_embeddings.shape) if isinstance(global_embeddings, torch.Tensor) else type(global_embeddings).__name__
+            raise InputError(f"expected global embeddings of shape (batch, {dim}), got {shape}")
+        if global_embeddings.shape[0] == 0:
+            raise InputError(f"expected global embeddings of shape (batch, {dim}), got an empty batch")
+        if not global_embeddings.is_floating_point():
+            raise InputError(f"expected floating-point embeddings, got {str(global_embeddings.dtype).replace('torch.', '')}")
+        if local_embeddings is not None:
+            if local_embeddings.ndim != 3 or local_embeddings.shape[0] != global_embeddings.shape[0] or local_embeddings.shape[2] != dim:
+                raise InputError(
+                    f"expected local embeddings of shape ({global_embeddings.shape[0]}, tokens, {dim}), got {tuple(local_embeddings.shape)}"
+                )
+            local_embeddings = F.normalize(local_embeddings.float().to(self.device), dim=-1)
+        global_embeddings = F.normalize(global_embeddings.float().to(self.device), dim=-1)
+        return self._scorer.score(global_embeddings, local_embeddings)
+
+    def tag_images(self, images: Sequence[object], selection: Selection = Selection(), *, batch_size: int = 64, keep_scores: bool = False) -> list[Record]:
+        """Records (path None) for PIL images or uint8 arrays already in memory, in order."""
+        selection.check(self.labels)
+        pixels = self._pixels(images)
+        records = []
+        for start in range(0, len(pixels), batch_size):
+            embeddings = self.embed_pixels(pixels[start : start + batch_size])
+            scores = self._scorer.score(embeddings.global_embeddings, embeddings.local_embeddings)
+            for row, tags in zip(scores, select_tags(scores, self.labels, selection)):
+                records.append(Record(None, tags=tags, scores=row.float().cpu() if keep_scores else None))
+        return records
+
+    # --- lifetime -----------------------------------------------------------------------------
+
+    def _close_cache(self) -> None:
+        cache, self._cache = self._cache, None
+        if cache is not None:
+            with contextlib.suppress(sqlite3.Error):
+                cache.close()
+
+    def close(self) -> None:
+        """Stop the decoding processes of unfinished `tag` runs and close the cache."""
+        for run in list(self._runs):
+            run.close()
+        self._close_cache()
+
+    def __enter__(self) -> Tagger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+

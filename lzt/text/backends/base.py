@@ -1,0 +1,88 @@
+"""The contract of a sentence writer, and the registry that built-in and plugin writers join.
+
+A backend turns label sets into one sentence each: `write(label_sets) -> list[str | None]`
+(None where it produced nothing usable). `sets_per_request` tells the corpus builder how many
+label sets one request carries, so that retries, resume and cost estimates stay per request.
+
+A kind of backend (`template`, `openai`, `local`, or a plugin's) registers a BackendKind: how to
+describe the backend without starting it (`shape`, for plans, dry runs and finished corpora) and
+how to create it. Plugins register from an entry point in the `lzt.backends` group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from lzt.errors import UsageError
+from lzt.plugins import Registry
+from lzt.text.prompts import PromptTemplate
+
+LabelSet = Sequence[str]
+
+
+class SentenceBackend(Protocol):
+    name: str  # recorded in every corpus line (e.g. "template", "openai:gpt-4o-mini")
+    prompt_id: str  # which prompt produced the sentences
+    sets_per_request: int
+
+    def write(self, label_sets: Sequence[LabelSet]) -> list[str | None]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Which sentence writer to use and how to reach it.
+
+    kind: a registered backend kind (`template`, `openai`, `local`, or a plugin's).
+    model: the model name an OpenAI-compatible server serves; a GGUF file for `local`.
+    base_url: the endpoint (default: $OPENAI_BASE_URL, else OpenAI).
+    api_key_env: the environment variable that holds the API key (never printed).
+    prompt: a prompt name in prompts/ or a file; None picks the kind's default.
+    concurrency: requests in flight; None picks the kind's default.
+    """
+
+    kind: str = "template"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt: str | None = None
+    concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency is not None and self.concurrency < 1:
+            raise UsageError("`LLMConfig.concurrency` must be at least 1")
+
+
+@dataclass(frozen=True)
+class BackendShape:
+    """What a corpus records about its backend, known without starting or contacting it."""
+
+    name: str
+    prompt_id: str
+    sets_per_request: int
+
+
+class BackendKind(Protocol):
+    name: str  # the `kind` users choose (`--llm NAME`)
+    description: str  # one line for help texts
+    default_concurrency: int
+
+    def prompt(self, config: LLMConfig) -> PromptTemplate | None:
+        """The prompt requests will use; None for writers that send no prompt."""
+
+    def sets_per_request(self, config: LLMConfig) -> int: ...
+
+    def shape(self, config: LLMConfig) -> BackendShape:
+        """Name, prompt id and batch size; may check that the backend is usable (a model file)."""
+
+    def create(self, config: LLMConfig, seed: int) -> SentenceBackend: ...
+
+
+BACKENDS: Registry[BackendKind] = Registry("sentence writer", "lzt.backends", "LLMConfig.kind", ("template", "openai", "local"))
+
+
+def register_backend(kind: BackendKind) -> BackendKind:
+    """Make a backend kind available by its name; built-ins register this way too."""
+    return BACKENDS.register(kind.name, kind)

@@ -1,0 +1,142 @@
+"""Vocabulary files: label names and synonyms; the built-in sets in label_sets/.
+
+File syntax (documented in the README):
+    # a comment              (also after a label: `dog  # pets`)
+    dog                      a label
+    tv: television, tv monitor   a label with synonyms
+Blank lines are ignored. Label names and synonyms are compared case-insensitively; a name or
+synonym used twice is an error naming both lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from lzt.errors import LztError, UsageError
+from lzt.files import read_lines, read_text, resource_dir
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    synonyms: tuple[str, ...] = ()
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Every way a sentence may mention this label (name first)."""
+        return (self.name, *self.synonyms)
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The labels a classifier knows, in order (the order of its score columns)."""
+
+    labels: tuple[Label, ...]
+    source: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        """The label names, in order."""
+        return [label.name for label in self.labels]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def index(self) -> dict[str, int]:
+        """Label name -> its position (its score column)."""
+        return {label.name: i for i, label in enumerate(self.labels)}
+
+@dataclass(frozen=True)
+class LabelLine:
+    """A vocabulary line as written: its number, the name and the synonyms (not yet checked)."""
+
+    number: int
+    raw: str
+    name: str
+    synonyms: tuple[str, ...]
+
+_SPACES = re.compile(r"\s+")
+
+def _clean(term: str) -> str:
+    return _SPACES.sub(" ", term.strip())
+
+def label_lines(text: str) -> list[LabelLine]:
+    """Every label line of a vocabulary text, without any check (the checker reports them all)."""
+    return [
+        LabelLine(line.number, line.raw, _clean(line.name),
+                  tuple(_clean(s) for s in line.value.split(",")) if line.value else ())  # `dog:` has none
+        for line in read_lines(text)
+    ]
+
+def parse_vocabulary(text: str, source: str = "<text>") -> Vocabulary:
+    return _vocabulary(label_lines(text), source)
+
+
+def _vocabulary(lines: Sequence[LabelLine], source: str) -> Vocabulary:
+    labels: list[Label] = []
+    seen: dict[str, int] = {}  # lower-cased term -> line where it first appeared
+    for line in lines:
+        if not line.name:
+            raise LztError(f"{source}:{line.number}: empty label name in {line.raw!r}")
+        if any(not s for s in line.synonyms):
+            raise LztError(f"{source}:{line.number}: empty synonym in {line.raw!r}")
+        for term in (line.name, *line.synonyms):
+            key = term.lower()
+            if key in seen:
+                raise LztError(f"{source}:{line.number}: {term!r} is a duplicate of line {seen[key]}")
+            seen[key] = line.number
+        labels.append(Label(line.name, line.synonyms))
+    if not labels:
+        raise LztError(f"{source}: the vocabulary holds no labels")
+    return Vocabulary(tuple(labels), source)
+
+
+def builtin_label_sets() -> dict[str, Path]:
+    """Built-in vocabularies by name (`voc`, `coco`, ...), from label_sets/*.txt."""
+    return {p.stem: p for p in sorted(resource_dir("label_sets").glob("*.txt"))}
+
+def resolve_vocabulary_file(spec: str | Path) -> Path:
+    """A path, or the name of a built-in set (`coco`)."""
+    path = Path(spec)
+    if path.exists():
+        return path
+    builtins = builtin_label_sets()
+    if str(spec) in builtins:
+        return builtins[str(spec)]
+    raise LztError(f"no vocabulary file {str(spec)!r} (built-in sets: {', '.join(builtins)})")
+
+
+def load_vocabulary(spec: str | Path | Sequence[str] | Vocabulary) -> Vocabulary:
+    """A vocabulary from a built-in set's name (`coco`), a vocabulary file, or a Python list of
+    labels (each item a name, or `name: synonym, synonym` as in a file)."""
+    if isinstance(spec, Vocabulary):
+        return spec
+    if isinstance(spec, (str, Path)):
+        path = resolve_vocabulary_file(spec)
+        if path.is_dir():
+            raise LztError(f"{path} is a folder, not a vocabulary file")
+        return parse_vocabulary(read_text(path, "vocabulary"), str(path))
+    items = list(spec)
+    if not all(isinstance(item, str) for item in items):
+        raise UsageError("`labels` must be a set name, a file, or a list of label strings")
+    # Items are names (or `name: synonym, ...`), never comments: a `#` in one is part of it.
+    lines = []
+    for number, item in enumerate(items, start=1):
+        name, sep, synonyms = item.partition(":")
+        lines.append(LabelLine(number, item, _clean(name),
+                               tuple(_clean(s) for s in synonyms.split(",")) if sep and synonyms.strip() else ()))
+    return _vocabulary(lines, "<list>")
+
+def multi_hot(label_lists: Iterable[Iterable[str]], names: Sequence[str]) -> np.ndarray:
+    """(N, C) bool targets: row n marks the labels of item n among `names` (each must be one)."""
+    index = {name: i for i, name in enumerate(names)}
+    rows = list(label_lists)
+    targets = np.zeros((len(rows), len(names)), dtype=bool)
+    for row, labels in enumerate(rows):
+        for label in labels:
+            targets[row, index[label]] = True
+    return targets

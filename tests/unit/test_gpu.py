@@ -1,0 +1,30 @@
+"""GPU path (skipped without CUDA): bf16 on the GPU tags like fp32 on the CPU."""
+
+import warnings
+
+import pytest
+import torch
+
+from lzt.errors import LztWarning
+from lzt.tagging import Selection, Tagger
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+
+
+def scores_on(device: str, classifier_path, folder) -> tuple[Tagger, torch.Tensor]:
+    """Every label's score for every photo of `folder`, through the whole pipeline on `device`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LztWarning)  # random weights
+        tagger = Tagger.load(classifier_path, device=device)
+    with tagger:
+        records = list(tagger.tag([folder], Selection(topk=None), batch_size=6, workers=0, keep_scores=True))
+    assert records and all(record.ok for record in records)
+    return tagger, torch.stack([record.scores.float().cpu() for record in records])
+
+
+def test_cuda_bf16_scores_match_cpu_fp32(tiny_classifier, small_images):
+    on_gpu_tagger, on_gpu = scores_on("cuda", tiny_classifier, small_images)
+    assert on_gpu_tagger.device.type == "cuda" and on_gpu_tagger.encoder.dtype == torch.bfloat16
+    _, on_cpu = scores_on("cpu", tiny_classifier, small_images)
+    assert torch.allclose(on_gpu, on_cpu, atol=3e-2)
+    assert (on_gpu.argmax(1) == on_cpu.argmax(1)).float().mean() >= 0.9
