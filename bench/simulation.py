@@ -77,7 +77,8 @@ import torch
 import torch.nn.functional as F
 
 from lzt.classifier.build import class_anchors
-from lzt.classifier.training import TrainConfig, train_classifier
+from lzt.classifier.training import train_classifier
+from lzt.config import TrainConfig
 from lzt.eval.metrics import compute_metrics
 from lzt.tagging.calibration import calibrate
 from lzt.tagging.mapping import CorpusIndex, map_through_keys, map_through_neighbours

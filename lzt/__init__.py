@@ -11,9 +11,32 @@ the image/text modality gap and scored by that classifier.
             print(record.path, record.tags)
 
     classifier = lzt.build_classifier(["cat", "dog", "bicycle"], out="pets.lzt")
+
+Configuration objects and errors import at once; the names that need the model side (torch,
+open_clip) load their module on first use, so that `import lzt`, `lzt --help` and the text-only
+commands start in a fraction of a second.
 """
 
-from lzt.classifier import BuildReport, Classifier, TrainConfig, build_classifier, load_classifier, save_classifier
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lzt.config import (
+    Calibration,
+    DecodeOptions,
+    InputConfig,
+    LLMConfig,
+    Mapping,
+    MappingConfig,
+    OnExisting,
+    OutputOptions,
+    Resize,
+    ScoringConfig,
+    Selection,
+    TrainConfig,
+    XmpNaming,
+)
 from lzt.errors import (
     ClassifierFileError,
     InputError,
@@ -23,24 +46,22 @@ from lzt.errors import (
     UsageError,
     WeightsUnavailable,
 )
-from lzt.eval import EvalResult, Evaluation, evaluate
-from lzt.model import ClipEncoder, InputConfig, Resize, load_encoder
-from lzt.output import OnExisting, OutputOptions, WriteError, XmpNaming, make_writer, register_format
-from lzt.tagging import (
-    Calibration,
-    DecodeOptions,
-    Embeddings,
-    Mapping,
-    MappingConfig,
-    Record,
-    ScoringConfig,
-    Selection,
-    Tagger,
-    select_tags,
-)
-from lzt.text import GenerationStats, LLMConfig, generate_corpus, register_backend
+from lzt.record import Record
 from lzt.version import __version__
-from lzt.vocab import Vocabulary, load_vocabulary
+
+# Name -> the module that defines it, imported when the name is first used.
+_LAZY = {
+    "Tagger": "lzt.tagging.tagger", "Embeddings": "lzt.tagging.tagger", "select_tags": "lzt.tagging.selection",
+    "build_classifier": "lzt.classifier.build", "load_classifier": "lzt.classifier.artifact",
+    "save_classifier": "lzt.classifier.artifact", "Classifier": "lzt.classifier.artifact",
+    "BuildReport": "lzt.classifier.artifact",
+    "generate_corpus": "lzt.text.generate", "GenerationStats": "lzt.text.corpus",
+    "register_backend": "lzt.text.backends.base", "load_vocabulary": "lzt.vocab.vocabulary",
+    "Vocabulary": "lzt.vocab.vocabulary",
+    "load_encoder": "lzt.model.loading", "ClipEncoder": "lzt.model.encoder",
+    "evaluate": "lzt.eval.evaluate", "Evaluation": "lzt.eval.evaluate", "EvalResult": "lzt.eval.metrics",
+    "make_writer": "lzt.output", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
+}
 
 __all__ = [
     # tagging
@@ -59,3 +80,32 @@ __all__ = [
     "LztError", "UsageError", "InputError", "WeightsUnavailable", "ClassifierFileError", "LLMError", "LztWarning",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lzt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads them
+    from lzt.classifier.artifact import BuildReport, Classifier, load_classifier, save_classifier
+    from lzt.classifier.build import build_classifier
+    from lzt.eval.evaluate import Evaluation, evaluate
+    from lzt.eval.metrics import EvalResult
+    from lzt.model.encoder import ClipEncoder
+    from lzt.model.loading import load_encoder
+    from lzt.output import make_writer
+    from lzt.output.base import WriteError, register_format
+    from lzt.tagging.selection import select_tags
+    from lzt.tagging.tagger import Embeddings, Tagger
+    from lzt.text.backends.base import register_backend
+    from lzt.text.corpus import GenerationStats
+    from lzt.text.generate import generate_corpus
+    from lzt.vocab.vocabulary import Vocabulary, load_vocabulary

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from lzt.classifier.artifact import BuildReport, Classifier, save_classifier
-from lzt.classifier.training import TrainConfig, train_classifier, training_settings
+from lzt.classifier.training import train_classifier, training_settings
+from lzt.config import TrainConfig
 from lzt.errors import UsageError
 from lzt.model import ClipEncoder, load_encoder
 from lzt.progress import Progress, logger, no_progress

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lzt.classifier.artifact import FORMAT_VERSION, Classifier, load_classifier, save_classifier
 from lzt.classifier.build import train_on_corpus
-from lzt.classifier.training import TrainConfig
+from lzt.config import TrainConfig
 from lzt.errors import ClassifierFileError, LztError, warn
 from lzt.files import resource_dir, user_cache_dir
 from lzt.model import ClipEncoder

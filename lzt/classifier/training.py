@@ -5,24 +5,12 @@ warm-up epoch and a cosine schedule. Seeded with its own generator: same seed, s
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Callable
 
 import torch
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """COMC.md section 2, the reference code's settings."""
-
-    epochs: int = 20
-    batch_size: int = 512
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    noise_std: float = 0.1
-    warmup_epochs: int = 1
-    warmup_lr: float = 1e-5
-    seed: int = 0
+from lzt.config import TrainConfig
 
 
 def ranking_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

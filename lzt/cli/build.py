@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from lzt.classifier import TrainConfig, build_classifier
 from lzt.cli.app import EXIT_OK, app
 from lzt.cli.options import Device, LLMOptions, Quiet, SamplingOptions, with_groups
 from lzt.cli.ui import Ui
+from lzt.config import TrainConfig
 
 _TRAINING = TrainConfig()
 
@@ -42,6 +42,8 @@ def build_classifier_command(
     quiet: Quiet = False,
 ) -> int:
     """Train a tagger for a vocabulary from text alone (no images)."""
+    from lzt.classifier import build_classifier  # the model side loads when the command runs
+
     ui = Ui(quiet)
     training = TrainConfig(epochs=epochs, noise_std=noise, seed=sampling.seed)
     classifier = build_classifier(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from lzt.eval import EvalResult
 
 from lzt.cli.app import EXIT_OK, EXIT_SKIPPED, app
 from lzt.cli.options import CacheOptions, DecodingOptions, InputOptions, ModelOptions, Quiet, ScoringOptions, load_tagger, with_groups
 from lzt.cli.ui import State, Ui, console
-from lzt.eval import RANDOM_WEIGHTS_NOTE, EvalResult, evaluate
 
 
 def print_report(result: EvalResult, weights_note: str | None) -> None:
@@ -58,6 +60,8 @@ def eval_command(
     quiet: Quiet = False,
 ) -> int:
     """Score a classifier on labelled images: mAP, per-label AP, and top-k P/R/F1."""
+    from lzt.eval import RANDOM_WEIGHTS_NOTE, evaluate  # the model side loads when the command runs
+
     ui = Ui(quiet)
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
         evaluation = evaluate(

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from lzt.cli.app import EXIT_OK, app
-from lzt.model import RECOMMENDED, is_local, pull_weights
 
 models_app = typer.Typer(help="List recommended CLIP models, or fetch weights with `lzt models pull`.", invoke_without_command=True, no_args_is_help=False)
 app.add_typer(models_app, name="models")
@@ -19,6 +18,8 @@ def list_models(ctx: typer.Context) -> int:
     whether their weights are already on this machine."""
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
+    from lzt.model import RECOMMENDED, is_local  # the model side loads when the command runs
+
     typer.echo(f"{'model':<14} {'pretrained':<24} {'params':>7} {'fp32':>8} {'IN-1k':>6}  {'local':<5}  note")
     for info in RECOMMENDED:
         local = "yes" if is_local(info.model, info.pretrained) else "no"
@@ -36,6 +37,8 @@ def pull_command(
     pretrained: Annotated[str, typer.Option("--pretrained", help="Pretrained tag, e.g. openai or datacomp_xl_s13b_b90k.")] = "openai",
 ) -> int:
     """Download a model's weights into the local cache (needs a network)."""
+    from lzt.model import pull_weights
+
     path = pull_weights(model, pretrained)
     typer.echo(path)
     return EXIT_OK

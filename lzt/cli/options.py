@@ -17,29 +17,36 @@ import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, List, Optional
 
 import typer
 
-from lzt.classifier import TrainConfig
-from lzt.files import user_cache_dir
-from lzt.model import InputConfig, Resize
-from lzt.output import OnExisting, OutputOptions, XmpNaming, format_names
-from lzt.progress import Progress
-from lzt.tagging import (
+from lzt.config import (
     Calibration,
     DecodeOptions,
+    InputConfig,
+    LLMConfig,
     Mapping,
     MappingConfig,
+    OnExisting,
+    OutputOptions,
+    Resize,
     ScoringConfig,
     Selection,
-    Tagger,
+    TrainConfig,
+    XmpNaming,
     parse_label_list,
     read_renames,
     read_thresholds,
 )
-from lzt.text import LLMConfig, backend_names
+from lzt.files import user_cache_dir
+from lzt.output import format_names
+from lzt.progress import Progress
+from lzt.text import backend_names
 from lzt.text.generate import DEFAULT_MIN_PER_LABEL, DEFAULT_SENTENCES
+
+if TYPE_CHECKING:
+    from lzt.tagging import Tagger
 
 _SCORING, _MAPPING, _INPUT, _DECODING = ScoringConfig(), MappingConfig(), InputConfig(), DecodeOptions()
 _LLM, _OUTPUT, _TRAINING = LLMConfig(), OutputOptions(), TrainConfig()
@@ -246,6 +253,8 @@ def load_tagger(
     progress: Progress,
 ) -> Tagger:
     """The Tagger of `lzt tag` and `lzt eval`, from their shared option groups."""
+    from lzt.tagging import Tagger  # the model side loads when a command needs it
+
     return Tagger.load(
         classifier, model=model.model, pretrained=model.pretrained, device=model.device, scoring=scoring.config(),
         input=input.config(), cache=cache.folder(), progress=progress,

@@ -23,7 +23,7 @@ from lzt.cli.options import (
 )
 from lzt.cli.ui import State, Ui
 from lzt.output import WriteError, Writer, make_writer
-from lzt.tagging import Record
+from lzt.record import Record
 
 
 def existing_paths(paths: list[Path]) -> list[Path]:

@@ -7,37 +7,15 @@ Everything returned is L2-normalised float32. The model runs in bf16 on CUDA and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from lzt.config import InputConfig
 from lzt.errors import InputError, UsageError
 from lzt.model.dense import encode_global_and_local, local_branch_support
-
-
-class Resize(str, Enum):
-    """How an image is fitted to the model's square input."""
-
-    shortest = "shortest"  # CLIP's: resize the short side, centre crop
-    letterbox = "letterbox"  # the whole image, padded
-    squash = "squash"  # the whole image, stretched
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    """The model input: `image_size` (None: the model's own; larger sizes interpolate the
-    position embeddings) and how images are fitted to it (`resize`)."""
-
-    image_size: int | None = None
-    resize: Resize = Resize.shortest
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "resize", Resize(self.resize))
-        if self.image_size is not None and self.image_size < 32:
-            raise UsageError("`image_size` must be at least 32")
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,9 @@ formats added by plugins (an entry point in the `lzt.formats` group that registe
 
 from __future__ import annotations
 
+from lzt.config import OnExisting, OutputOptions, XmpNaming
 from lzt.output import captions, streams, xmp  # noqa: F401  (the built-ins register themselves)
-from lzt.output.base import (
-    FORMATS,
-    Format,
-    OnExisting,
-    OutputOptions,
-    WriteError,
-    Writer,
-    XmpNaming,
-    register_format,
-)
+from lzt.output.base import FORMATS, Format, WriteError, Writer, register_format
 
 
 def format_names() -> list[str]:

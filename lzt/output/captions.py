@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lzt.config import OnExisting
 from lzt.files import atomic_write
-from lzt.output.base import Format, OnExisting, WriteError, register_format
-from lzt.tagging import Record
+from lzt.output.base import Format, WriteError, register_format
+from lzt.record import Record
 
 
 def _split_caption(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from lzt.errors import OutputClosed
 from lzt.output.base import Format, register_format
-from lzt.tagging import Record
+from lzt.record import Record
 
 
 def display_path(path: Path | None) -> str:

@@ -19,9 +19,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Callable, Iterable
 
+from lzt.config import OnExisting, XmpNaming
 from lzt.files import atomic_write
-from lzt.output.base import Format, OnExisting, WriteError, XmpNaming, register_format
-from lzt.tagging import Record
+from lzt.output.base import Format, WriteError, register_format
+from lzt.record import Record
 from lzt.version import __version__
 
 NS_X = "adobe:ns:meta/"

@@ -1,13 +1,12 @@
 """Tagging: discover -> decode -> encode -> map (modality gap) -> score -> select; the cache."""
 
+from lzt.config import Calibration, DecodeOptions, Mapping, MappingConfig, ScoringConfig, Selection
+from lzt.record import Record
 from lzt.tagging.batches import default_workers
-from lzt.tagging.calibration import Calibration, calibrate
-from lzt.tagging.decoding import HEIF_AVAILABLE, DecodeOptions
+from lzt.tagging.calibration import calibrate
+from lzt.tagging.decoding import HEIF_AVAILABLE
 from lzt.tagging.discovery import IMAGE_EXTENSIONS, discover
-from lzt.tagging.mapping import Mapping, MappingConfig
-from lzt.tagging.record import Record
-from lzt.tagging.scoring import ScoringConfig
-from lzt.tagging.selection import Selection, parse_label_list, read_renames, read_thresholds, select_tags
+from lzt.tagging.selection import parse_label_list, read_renames, read_thresholds, select_tags
 from lzt.tagging.tagger import Embeddings, Tagger
 
 __all__ = [

@@ -15,9 +15,10 @@ from typing import Generator, Iterable, Iterator
 
 import torch
 
+from lzt.config import DecodeOptions
 from lzt.model import PreprocessSpec
 from lzt.tagging.cache import CachedEmbedding, EmbeddingCache, FileIdentity, content_hash
-from lzt.tagging.decoding import DecodeOptions, DecodeTimeout, decode_image, describe_error
+from lzt.tagging.decoding import DecodeTimeout, decode_image, describe_error
 
 
 @dataclass

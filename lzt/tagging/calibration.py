@@ -10,17 +10,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import torch
 
+from lzt.config import Calibration
+
 _EPS = 1e-6
-
-
-class Calibration(str, Enum):
-    none = "none"
-    image = "image"  # per image, z-score across labels
-    image_label = "image+label"  # then per label, z-score across the images scored together
 
 
 def standardise_per_image(scores: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,6 @@ import stat
 import threading
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -24,26 +23,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from lzt.config import DecodeOptions
 from lzt.errors import InputError
 from lzt.model import PreprocessSpec
 
-DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb limit: 200 MP
 EXIF_ORIENTATION = 0x0112
-DEFAULT_DECODE_TIMEOUT = 30.0  # seconds per file: generous, a healthy 100 MP photo takes a few
-
-
-@dataclass(frozen=True)
-class DecodeOptions:
-    """How image files are decoded: `max_pixels` refuses larger images before decoding them
-    (decompression bombs); `decode_timeout` gives up on a file whose decoding takes longer
-    (seconds; None or 0: never).
-
-    lzt checks `max_pixels` itself and leaves Pillow's process-wide limit alone; a program that
-    keeps Pillow's default (PIL.Image.MAX_IMAGE_PIXELS, errors above about 179 MP) and raises
-    `max_pixels` beyond it must raise Pillow's too (the `lzt` command sets it to None)."""
-
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    decode_timeout: float | None = DEFAULT_DECODE_TIMEOUT
 
 
 class DecodeError(ValueError):

@@ -7,42 +7,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-
 import torch
 import torch.nn.functional as F
 
+from lzt.config import Mapping, MappingConfig
 from lzt.errors import UsageError
-
-
-class Mapping(str, Enum):
-    """What an image embedding is expressed through on the text side."""
-
-    anchors = "anchors"  # CoMC: the class prompt embeddings
-    corpus = "corpus"  # the k nearest corpus sentences (faiss)
-    none = "none"  # no mapping
-
-
-@dataclass(frozen=True)
-class MappingConfig:
-    """method: see Mapping; temperature: of the softmax over keys; mix: weight of the image
-    embedding itself in the fused one (1 = no mapping); neighbours: corpus texts per image."""
-
-    method: Mapping = Mapping.anchors
-    temperature: float = 100.0
-    mix: float = 0.7
-    neighbours: int = 64
-
-    def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "method", Mapping(self.method))
-        except ValueError:
-            raise UsageError(f"unknown `mapping` {self.method!r} (choose from {', '.join(m.value for m in Mapping)})") from None
-        if not 0.0 <= self.mix <= 1.0:
-            raise UsageError("`map_mix` must lie in [0, 1]")
-        if self.neighbours < 1:
-            raise UsageError("`neighbours` must be at least 1")
 
 
 def map_through_keys(features: torch.Tensor, keys: torch.Tensor, temperature: float, mix: float) -> torch.Tensor:

@@ -6,41 +6,14 @@ with the classifier, fuse the global and local branches (CoMC), calibrate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
 from lzt.classifier import Classifier
+from lzt.config import Mapping, ScoringConfig
 from lzt.errors import UsageError
 from lzt.model import ClipEncoder
-from lzt.tagging.calibration import Calibration, calibrate
-from lzt.tagging.mapping import CorpusIndex, Mapping, MappingConfig, map_features
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    """How embeddings become label scores (the scoring options of `lzt tag` and `lzt eval`).
-
-    mapping: the modality-gap mapping (MappingConfig).
-    local: add CoMC's local branch (per-patch scores, max over patches) when the tower has one.
-    local_weight: final = (1 - w) * global + w * local.
-    calibration: none; image (z-score across labels per image); image+label (then across the
-        images scored together: a batch when tagging, the whole set in `evaluate`).
-    """
-
-    mapping: MappingConfig = field(default_factory=MappingConfig)
-    local: bool = True
-    local_weight: float = 0.5
-    calibration: Calibration = Calibration.none
-
-    def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "calibration", Calibration(self.calibration))
-        except ValueError:
-            choices = ", ".join(c.value for c in Calibration)
-            raise UsageError(f"unknown `calibration` {self.calibration!r} (choose from {choices})") from None
-        if not 0.0 <= self.local_weight <= 1.0:
-            raise UsageError("`local_weight` must lie in [0, 1]")
+from lzt.tagging.calibration import calibrate
+from lzt.tagging.mapping import CorpusIndex, map_features
 
 
 def fuse_scores(global_scores: torch.Tensor, token_scores: torch.Tensor, local_weight: float = 0.5) -> torch.Tensor:

@@ -21,17 +21,18 @@ import torch
 import torch.nn.functional as F
 
 from lzt.classifier import Classifier, default_classifier, load_classifier
+from lzt.config import DecodeOptions, ScoringConfig, Selection
 from lzt.errors import InputError, UsageError, warn
 from lzt.model import ClipEncoder, InputConfig, load_encoder
 from lzt.model.loading import PRETRAINED_ENV
 from lzt.progress import Progress, logger, no_progress
+from lzt.record import Record
 from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
 from lzt.tagging.cache import EmbeddingCache, open_cache
-from lzt.tagging.decoding import DecodeOptions, prepare_image
+from lzt.tagging.decoding import prepare_image
 from lzt.tagging.discovery import PathBatches
-from lzt.tagging.record import Record
-from lzt.tagging.scoring import Scorer, ScoringConfig
-from lzt.tagging.selection import Selection, select_tags
+from lzt.tagging.scoring import Scorer
+from lzt.tagging.selection import select_tags
 
 
 @dataclass

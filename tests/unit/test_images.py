@@ -15,10 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
+from lzt.config import DecodeOptions
 from lzt.model import PreprocessSpec
 from lzt.tagging import decoding
 from lzt.tagging.batches import decode_batch, iter_batches
-from lzt.tagging.decoding import DecodeError, DecodeOptions, DecodeTimeout, decode_image, describe_error
+from lzt.tagging.decoding import DecodeError, DecodeTimeout, decode_image, describe_error
 from lzt.tagging.discovery import discover
 from support import permissions_enforced
 

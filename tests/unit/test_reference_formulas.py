@@ -15,10 +15,11 @@ from sklearn.metrics import average_precision_score, precision_score, recall_sco
 
 from lzt.classifier import Classifier, TrainConfig, train_classifier
 from lzt.classifier.training import learning_rate, ranking_loss
+from lzt.config import MappingConfig, ScoringConfig
 from lzt.eval.metrics import average_precision, compute_metrics
 from lzt.tagging.calibration import calibrate
-from lzt.tagging.mapping import CorpusIndex, MappingConfig, map_features, map_through_keys, map_through_neighbours
-from lzt.tagging.scoring import Scorer, ScoringConfig, fuse_scores
+from lzt.tagging.mapping import CorpusIndex, map_features, map_through_keys, map_through_neighbours
+from lzt.tagging.scoring import Scorer, fuse_scores
 
 
 def _unit_rows(rows: int, dim: int, seed: int) -> np.ndarray:

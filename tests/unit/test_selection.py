@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from lzt.config import Selection
 from lzt.errors import LztError
-from lzt.tagging.selection import Selection, parse_label_list, read_renames, read_thresholds, select_tags
+from lzt.tagging.selection import parse_label_list, read_renames, read_thresholds, select_tags
 
 LABELS = ["dog", "cat", "car", "tree"]
 SCORES = torch.tensor([[0.9, 0.5, 0.3, -0.2], [0.1, 0.2, 0.8, 0.7]])

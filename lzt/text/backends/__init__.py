@@ -6,15 +6,9 @@ the `lzt.backends` group is loaded, exactly as the built-in modules below regist
 
 from __future__ import annotations
 
+from lzt.config import LLMConfig
 from lzt.text.backends import local, openai, template  # noqa: F401  (the built-ins register themselves)
-from lzt.text.backends.base import (
-    BACKENDS,
-    BackendKind,
-    BackendShape,
-    LLMConfig,
-    SentenceBackend,
-    register_backend,
-)
+from lzt.text.backends.base import BACKENDS, BackendKind, BackendShape, SentenceBackend, register_backend
 
 
 def backend_names() -> list[str]:

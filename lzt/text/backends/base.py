@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from lzt.errors import UsageError
+from lzt.config import LLMConfig
 from lzt.plugins import Registry
 from lzt.text.prompts import PromptTemplate
 
@@ -29,30 +29,6 @@ class SentenceBackend(Protocol):
     def write(self, label_sets: Sequence[LabelSet]) -> list[str | None]: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    """Which sentence writer to use and how to reach it.
-
-    kind: a registered backend kind (`template`, `openai`, `local`, or a plugin's).
-    model: the model name an OpenAI-compatible server serves; a GGUF file for `local`.
-    base_url: the endpoint (default: $OPENAI_BASE_URL, else OpenAI).
-    api_key_env: the environment variable that holds the API key (never printed).
-    prompt: a prompt name in prompts/ or a file; None picks the kind's default.
-    concurrency: requests in flight; None picks the kind's default.
-    """
-
-    kind: str = "template"
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    prompt: str | None = None
-    concurrency: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.concurrency is not None and self.concurrency < 1:
-            raise UsageError("`LLMConfig.concurrency` must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Callable, Sequence
 
+from lzt.config import LLMConfig
 from lzt.errors import LLMError
 from lzt.errors import warn as issue_warning
-from lzt.text.backends.base import BackendShape, LabelSet, LLMConfig, register_backend
+from lzt.text.backends.base import BackendShape, LabelSet, register_backend
 from lzt.text.backends.openai import OpenAIBackend, RetryPolicy
 from lzt.text.prompts import PromptTemplate, load_prompt
 

@@ -9,9 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from lzt.config import LLMConfig
 from lzt.errors import LLMError, UsageError
 from lzt.errors import warn as issue_warning
-from lzt.text.backends.base import BackendShape, LabelSet, LLMConfig, register_backend
+from lzt.text.backends.base import BackendShape, LabelSet, register_backend
 from lzt.text.prompts import PromptTemplate, load_prompt
 from lzt.text.replies import parse_reply
 

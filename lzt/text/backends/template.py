@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from lzt.text.backends.base import BackendShape, LabelSet, LLMConfig, register_backend
+from lzt.config import LLMConfig
+from lzt.text.backends.base import BackendShape, LabelSet, register_backend
 from lzt.vocab import article, join_phrases
 
 _SCENES = (

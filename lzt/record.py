@@ -1,11 +1,15 @@
-"""One result per input: the tags of an image, or why it could not be tagged."""
+"""What flows from tagging to the writers: one result per input, the tags of an image or why it
+could not be tagged."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # a record is plain data: building or reading one needs no torch
+    import torch
 
 
 @dataclass
@@ -26,8 +30,6 @@ class Record:
 
     def to_dict(self) -> dict:
         """The JSON Lines object of `lzt tag`: {"path", "tags": [{"label", "score"}]} or {"path", "error"}."""
-        import os
-
         path = None if self.path is None else os.fsdecode(self.path)
         if self.error is not None:
             return {"path": path, "error": self.error}

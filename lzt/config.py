@@ -1,0 +1,277 @@
+"""The configuration objects of the public API: plain values, validated when made.
+
+Every option of the command line is a field of one of these (the CLI's flags are the library's
+keyword arguments); they hold no tensors and import no model code, so that building them, and
+the command line around them, costs nothing. Strings are accepted where an enum is expected.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, Sequence, TextIO
+
+from lzt.errors import LztError, UsageError
+from lzt.files import read_pairs
+
+DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb limit: 200 MP
+DEFAULT_DECODE_TIMEOUT = 30.0  # seconds per file: generous, a healthy 100 MP photo takes a few
+
+
+# --- scoring ---------------------------------------------------------------------------------------
+
+
+class Mapping(str, Enum):
+    """What an image embedding is expressed through on the text side."""
+
+    anchors = "anchors"  # CoMC: the class prompt embeddings
+    corpus = "corpus"  # the k nearest corpus sentences (faiss)
+    none = "none"  # no mapping
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """method: see Mapping; temperature: of the softmax over keys; mix: weight of the image
+    embedding itself in the fused one (1 = no mapping); neighbours: corpus texts per image."""
+
+    method: Mapping = Mapping.anchors
+    temperature: float = 100.0
+    mix: float = 0.7
+    neighbours: int = 64
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "method", Mapping(self.method))
+        except ValueError:
+            raise UsageError(f"unknown `mapping` {self.method!r} (choose from {', '.join(m.value for m in Mapping)})") from None
+        if not 0.0 <= self.mix <= 1.0:
+            raise UsageError("`map_mix` must lie in [0, 1]")
+        if self.neighbours < 1:
+            raise UsageError("`neighbours` must be at least 1")
+
+
+class Calibration(str, Enum):
+    none = "none"
+    image = "image"  # per image, z-score across labels
+    image_label = "image+label"  # then per label, z-score across the images scored together
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How embeddings become label scores (the scoring options of `lzt tag` and `lzt eval`).
+
+    mapping: the modality-gap mapping (MappingConfig).
+    local: add CoMC's local branch (per-patch scores, max over patches) when the tower has one.
+    local_weight: final = (1 - w) * global + w * local.
+    calibration: none; image (z-score across labels per image); image+label (then across the
+        images scored together: a batch when tagging, the whole set in `evaluate`).
+    """
+
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    local: bool = True
+    local_weight: float = 0.5
+    calibration: Calibration = Calibration.none
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "calibration", Calibration(self.calibration))
+        except ValueError:
+            choices = ", ".join(c.value for c in Calibration)
+            raise UsageError(f"unknown `calibration` {self.calibration!r} (choose from {choices})") from None
+        if not 0.0 <= self.local_weight <= 1.0:
+            raise UsageError("`local_weight` must lie in [0, 1]")
+
+
+# --- which tags -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A label is kept when it is not excluded, scores at least its threshold (its own from
+    `per_label`, else `threshold`) and at least `min_score` (a floor for every label); of those,
+    the `topk` best (None: all). `rename` changes the names written out, not what is scored."""
+
+    topk: int | None = 10
+    threshold: float | None = None
+    per_label: dict[str, float] = field(default_factory=dict)
+    min_score: float | None = None
+    exclude: frozenset[str] = frozenset()
+    rename: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.topk is not None and self.topk < 1:
+            raise UsageError("`topk` must be at least 1 (or None for every label that qualifies)")
+        object.__setattr__(self, "exclude", frozenset(self.exclude))
+
+    def check(self, labels: Sequence[str]) -> None:
+        """Every label named in the selection must be one of the classifier's."""
+        known = set(labels)
+        for what, names in (("per_label", self.per_label), ("exclude", self.exclude), ("rename", self.rename)):
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise UsageError(f"`Selection.{what}` names labels this classifier lacks: {', '.join(unknown)}")
+
+    def thresholds(self, labels: Sequence[str]) -> list[float]:
+        """The score each label must reach: -inf where nothing applies, +inf if excluded."""
+        values = []
+        for label in labels:
+            candidates = [v for v in (self.per_label.get(label, self.threshold), self.min_score) if v is not None]
+            values.append(math.inf if label in self.exclude else max(candidates) if candidates else -math.inf)
+        return values
+
+
+# --- `label: value` files for a Selection -----------------------------------------------------
+
+
+def _known(path: Path, label: str, line: int, labels: Sequence[str]) -> str:
+    if label not in labels:
+        raise LztError(f"{path}:{line}: {label!r} is not a label of this classifier")
+    return label
+
+
+def read_thresholds(path: str | Path, labels: Sequence[str]) -> dict[str, float]:
+    """`label: 0.25` per line (`#` comments) -> per-label thresholds."""
+    path = Path(path)
+    thresholds = {}
+    for line in read_pairs(path, "thresholds"):
+        label = _known(path, line.name, line.number, labels)
+        try:
+            thresholds[label] = float(str(line.value))
+        except ValueError as exc:
+            raise LztError(f"{path}:{line.number}: {line.value!r} is not a number") from exc
+    return thresholds
+
+
+def read_renames(path: str | Path, labels: Sequence[str]) -> dict[str, str]:
+    """`label: output name` per line (`#` comments) -> output names."""
+    path = Path(path)
+    return {_known(path, line.name, line.number, labels): str(line.value) for line in read_pairs(path, "renames")}
+
+
+def parse_label_list(values: Iterable[str], labels: Sequence[str]) -> frozenset[str]:
+    """`["person,car", "dog"]` -> {person, car, dog}; a name the classifier lacks is an error."""
+    names = {name.strip() for value in values for name in value.split(",") if name.strip()}
+    unknown = names - set(labels)
+    if unknown:
+        raise UsageError(f"`Selection.exclude` names labels this classifier lacks: {', '.join(sorted(unknown))}")
+    return frozenset(names)
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How image files are decoded: `max_pixels` refuses larger images before decoding them
+    (decompression bombs); `decode_timeout` gives up on a file whose decoding takes longer
+    (seconds; None or 0: never).
+
+    lzt checks `max_pixels` itself and leaves Pillow's process-wide limit alone; a program that
+    keeps Pillow's default (PIL.Image.MAX_IMAGE_PIXELS, errors above about 179 MP) and raises
+    `max_pixels` beyond it must raise Pillow's too (the `lzt` command sets it to None)."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    decode_timeout: float | None = DEFAULT_DECODE_TIMEOUT
+
+
+class Resize(str, Enum):
+    """How an image is fitted to the model's square input."""
+
+    shortest = "shortest"  # CLIP's: resize the short side, centre crop
+    letterbox = "letterbox"  # the whole image, padded
+    squash = "squash"  # the whole image, stretched
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """The model input: `image_size` (None: the model's own; larger sizes interpolate the
+    position embeddings) and how images are fitted to it (`resize`)."""
+
+    image_size: int | None = None
+    resize: Resize = Resize.shortest
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resize", Resize(self.resize))
+        if self.image_size is not None and self.image_size < 32:
+            raise UsageError("`image_size` must be at least 32")
+
+
+# --- building classifiers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """COMC.md section 2, the reference code's settings."""
+
+    epochs: int = 20
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    noise_std: float = 0.1
+    warmup_epochs: int = 1
+    warmup_lr: float = 1e-5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Which sentence writer to use and how to reach it.
+
+    kind: a registered backend kind (`template`, `openai`, `local`, or a plugin's).
+    model: the model name an OpenAI-compatible server serves; a GGUF file for `local`.
+    base_url: the endpoint (default: $OPENAI_BASE_URL, else OpenAI).
+    api_key_env: the environment variable that holds the API key (never printed).
+    prompt: a prompt name in prompts/ or a file; None picks the kind's default.
+    concurrency: requests in flight; None picks the kind's default.
+    """
+
+    kind: str = "template"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt: str | None = None
+    concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency is not None and self.concurrency < 1:
+            raise UsageError("`LLMConfig.concurrency` must be at least 1")
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+class OnExisting(str, Enum):
+    """What a file format does when the caption or sidecar already exists."""
+
+    skip = "skip"  # leave it untouched
+    overwrite = "overwrite"  # replace what lzt wrote before (XMP: other keywords stay)
+    append = "append"  # merge: add new tags, remove nothing, no duplicates
+
+
+class XmpNaming(str, Enum):
+    full = "full"  # photo.jpg.xmp (darktable, digiKam)
+    stem = "stem"  # photo.xmp (Lightroom, Capture One)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """stream: where stream formats print (default: sys.stdout when the writer is made);
+    caption_ext: extension of caption files; on_existing: see OnExisting; xmp_naming: see
+    XmpNaming; xmp_parent: parent of XMP hierarchical keywords (`lzt|dog`; empty: plain `dog`)."""
+
+    stream: TextIO | None = field(default=None, compare=False)
+    caption_ext: str = ".txt"
+    on_existing: OnExisting = OnExisting.overwrite
+    xmp_naming: XmpNaming = XmpNaming.full
+    xmp_parent: str = "lzt"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "on_existing", OnExisting(self.on_existing))
+        object.__setattr__(self, "xmp_naming", XmpNaming(self.xmp_naming))
+
+    def output_stream(self) -> TextIO:
+        """Where stream formats print: `stream`, else sys.stdout."""
+        return self.stream if self.stream is not None else sys.stdout
