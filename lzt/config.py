@@ -19,6 +19,9 @@ from lzt.files import read_pairs
 
 DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb limit: 200 MP
 DEFAULT_DECODE_TIMEOUT = 30.0  # seconds per file: generous, a healthy 100 MP photo takes a few
+DEFAULT_BATCH_SIZE = 64  # images per encoder batch
+DEFAULT_TEXT_BATCH_SIZE = 256  # sentences per text-encoder batch
+DEFAULT_TEMPLATES = "imagenet80"  # the single-label prompt ensemble of CoMC
 
 
 # --- scoring ---------------------------------------------------------------------------------------
@@ -46,14 +49,16 @@ class MappingConfig:
         try:
             object.__setattr__(self, "method", Mapping(self.method))
         except ValueError:
-            raise UsageError(f"unknown `mapping` {self.method!r} (choose from {', '.join(m.value for m in Mapping)})") from None
+            raise UsageError(f"unknown `MappingConfig.method` {self.method!r} (choose from {', '.join(m.value for m in Mapping)})") from None
         if not 0.0 <= self.mix <= 1.0:
-            raise UsageError("`map_mix` must lie in [0, 1]")
+            raise UsageError("`MappingConfig.mix` must lie in [0, 1]")
         if self.neighbours < 1:
-            raise UsageError("`neighbours` must be at least 1")
+            raise UsageError("`MappingConfig.neighbours` must be at least 1")
 
 
 class Calibration(str, Enum):
+    """Score standardisation: none; per image across labels; then per label across images."""
+
     none = "none"
     image = "image"  # per image, z-score across labels
     image_label = "image+label"  # then per label, z-score across the images scored together
@@ -80,9 +85,9 @@ class ScoringConfig:
             object.__setattr__(self, "calibration", Calibration(self.calibration))
         except ValueError:
             choices = ", ".join(c.value for c in Calibration)
-            raise UsageError(f"unknown `calibration` {self.calibration!r} (choose from {choices})") from None
+            raise UsageError(f"unknown `ScoringConfig.calibration` {self.calibration!r} (choose from {choices})") from None
         if not 0.0 <= self.local_weight <= 1.0:
-            raise UsageError("`local_weight` must lie in [0, 1]")
+            raise UsageError("`ScoringConfig.local_weight` must lie in [0, 1]")
 
 
 # --- which tags -----------------------------------------------------------------------------
@@ -103,7 +108,7 @@ class Selection:
 
     def __post_init__(self) -> None:
         if self.topk is not None and self.topk < 1:
-            raise UsageError("`topk` must be at least 1 (or None for every label that qualifies)")
+            raise UsageError("`Selection.topk` must be at least 1 (or None for every label that qualifies)")
         object.__setattr__(self, "exclude", frozenset(self.exclude))
 
     def check(self, labels: Sequence[str]) -> None:
@@ -151,13 +156,10 @@ def read_renames(path: str | Path, labels: Sequence[str]) -> dict[str, str]:
     return {_known(path, line.name, line.number, labels): str(line.value) for line in read_pairs(path, "renames")}
 
 
-def parse_label_list(values: Iterable[str], labels: Sequence[str]) -> frozenset[str]:
-    """`["person,car", "dog"]` -> {person, car, dog}; a name the classifier lacks is an error."""
-    names = {name.strip() for value in values for name in value.split(",") if name.strip()}
-    unknown = names - set(labels)
-    if unknown:
-        raise UsageError(f"`Selection.exclude` names labels this classifier lacks: {', '.join(sorted(unknown))}")
-    return frozenset(names)
+def parse_label_list(values: Iterable[str]) -> frozenset[str]:
+    """`["person,car", "dog"]` -> {person, car, dog} (Selection.check then names any the
+    classifier lacks)."""
+    return frozenset(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 # --- input ----------------------------------------------------------------------------------
@@ -175,6 +177,12 @@ class DecodeOptions:
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_timeout: float | None = DEFAULT_DECODE_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if self.max_pixels < 1:
+            raise UsageError("`DecodeOptions.max_pixels` must be at least 1")
+        if self.decode_timeout is not None and self.decode_timeout < 0:
+            raise UsageError("`DecodeOptions.decode_timeout` must be 0 or more (None or 0: no deadline)")
 
 
 class Resize(str, Enum):
@@ -196,7 +204,7 @@ class InputConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "resize", Resize(self.resize))
         if self.image_size is not None and self.image_size < 32:
-            raise UsageError("`image_size` must be at least 32")
+            raise UsageError("`InputConfig.image_size` must be at least 32")
 
 
 # --- building classifiers -------------------------------------------------------------------
@@ -252,6 +260,8 @@ class OnExisting(str, Enum):
 
 
 class XmpNaming(str, Enum):
+    """How a sidecar is named beside `photo.jpg`."""
+
     full = "full"  # photo.jpg.xmp (darktable, digiKam)
     stem = "stem"  # photo.xmp (Lightroom, Capture One)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Generic, TypeVar
 
-from lzt.errors import LztError, UsageError
+from lzt.errors import UsageError, warn
 
 T = TypeVar("T")
 
@@ -33,8 +33,8 @@ class Registry(Generic[T]):
         return entry
 
     def _load_plugins(self) -> None:
-        """Import every entry point of the group once; a broken plugin is an error that names
-        it, not a silent absence."""
+        """Import every entry point of the group once. A broken plugin is an LztWarning that
+        names it, never a silent absence, and never the failure of every other command."""
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
@@ -42,7 +42,7 @@ class Registry(Generic[T]):
             try:
                 entry_point.load()
             except Exception as exc:
-                raise LztError(f"the lzt plugin {entry_point.name!r} ({self.group}) failed to load: {exc}") from exc
+                warn(f"the lzt plugin {entry_point.name!r} ({self.group}) failed to load and is left out: {exc}")
 
     def names(self) -> list[str]:
         """Every registered name, plugins included: the `first` built-ins, then the rest in order."""

@@ -4,12 +4,11 @@ photos, and a tiny classifier built once per session by the library itself."""
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 
 import pytest
 
-from support import COCO128, MODEL_CONFIGS
+from support import COCO128, MODEL_CONFIGS, copy_photos
 
 # Set before any lzt import so that in-process code and CLI subprocesses see the tiny models.
 os.environ["LZT_MODEL_CONFIG_DIRS"] = str(MODEL_CONFIGS)
@@ -43,10 +42,7 @@ def coco128():
 @pytest.fixture(scope="session")
 def small_images(coco128, tmp_path_factory):
     """12 real COCO photos in a fresh folder (tests may add files to their own copies)."""
-    folder = tmp_path_factory.mktemp("images")
-    for path in sorted((coco128 / "images").glob("*.jpg"))[:12]:
-        shutil.copy(path, folder / path.name)
-    return folder
+    return copy_photos(tmp_path_factory.mktemp("images"), 12)
 
 
 @pytest.fixture(scope="session")

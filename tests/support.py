@@ -60,6 +60,14 @@ def run_lzt(*args: object, check: int | None = 0, timeout: float = 600, env: dic
     return result
 
 
+def copy_photos(folder: Path, count: int) -> Path:
+    """The first `count` coco128 photos (sorted) copied into a new `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted((COCO128 / "images").glob("*.jpg"))[:count]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
 def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -28,6 +28,9 @@ MANIFEST_KEY = "lzt_manifest"
 
 @dataclass(frozen=True)
 class BuildReport:
+    """How a build went: texts encoded (corpus sentences, single-label texts) and the seconds
+    spent encoding and training. Not written to the classifier file (timings are not reproducible)."""
+
     sentences: int
     single_label_texts: int
     encode_seconds: float
@@ -51,6 +54,9 @@ class Classifier:
     training: dict = field(default_factory=dict)
     corpus: dict = field(default_factory=dict)
     lzt_version: str = __version__
+    # The text tower's activation (`quickgelu` for OpenAI's weights, else `gelu`); None in files
+    # from lzt 0.1, which loaded OpenAI's weights without QuickGELU.
+    activation: str | None = None
     # How the build went (timings); set by build_classifier, never written to the file.
     report: BuildReport | None = field(default=None, compare=False, repr=False)
 
@@ -65,7 +71,7 @@ class Classifier:
 
     def manifest(self) -> dict:
         """The JSON header: format, labels, synonyms, model, weights, width, training, corpus."""
-        return {
+        manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "lzt_version": self.lzt_version,
@@ -77,6 +83,9 @@ class Classifier:
             "training": self.training,
             "corpus": self.corpus,
         }
+        if self.activation is not None:  # absent from 0.1 files, whose checksums cover no such key
+            manifest["activation"] = self.activation
+        return manifest
 
     def signed_manifest(self) -> dict:
         """The manifest with its SHA-256 over the manifest and every tensor."""
@@ -148,6 +157,7 @@ def load_classifier(path: str | Path) -> Classifier:
         training=manifest.get("training", {}),
         corpus=manifest.get("corpus", {}),
         lzt_version=manifest.get("lzt_version", "?"),
+        activation=manifest.get("activation"),
     )
     _check_shapes(classifier, path)
     return classifier

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from lzt.classifier.artifact import BuildReport, Classifier, save_classifier
 from lzt.classifier.training import train_classifier, training_settings
-from lzt.config import TrainConfig
+from lzt.config import DEFAULT_TEMPLATES, DEFAULT_TEXT_BATCH_SIZE, TrainConfig
 from lzt.errors import UsageError
 from lzt.model import ClipEncoder, load_encoder
 from lzt.progress import Progress, logger, no_progress
@@ -20,8 +20,6 @@ from lzt.text.corpus import corpus_digest, corpus_vocabulary
 from lzt.text.generate import DEFAULT_MIN_PER_LABEL, DEFAULT_SENTENCES
 from lzt.text.prompts import load_prompt_templates, single_label_texts
 from lzt.vocab import Vocabulary, load_vocabulary, multi_hot
-
-DEFAULT_TEMPLATES = "imagenet80"
 
 
 def class_anchors(template_embeddings: torch.Tensor, n_labels: int) -> torch.Tensor:
@@ -37,7 +35,7 @@ def train_on_corpus(
     encoder: ClipEncoder,
     training: TrainConfig = TrainConfig(),
     corpus_info: dict | None = None,
-    text_batch_size: int = 256,
+    text_batch_size: int = DEFAULT_TEXT_BATCH_SIZE,
     on_encoded: Callable[[int], None] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
     keep_corpus_embeddings: bool = True,
@@ -73,6 +71,7 @@ def train_on_corpus(
         training={**training_settings(training), "prompt_templates": len(templates)},
         corpus={**(corpus_info or {}), "sentences": len(entries), "sha256": corpus_digest(entries)},
         report=BuildReport(len(sentences), len(template_texts), encode_seconds, train_seconds),
+        activation=encoder.activation,
     )
 
 
@@ -89,7 +88,7 @@ def build_classifier(
     encoder: ClipEncoder | None = None,
     prompts: str | Path = DEFAULT_TEMPLATES,
     training: TrainConfig = TrainConfig(),
-    text_batch_size: int = 256,
+    text_batch_size: int = DEFAULT_TEXT_BATCH_SIZE,
     out: str | Path | None = None,
     progress: Progress = no_progress,
 ) -> Classifier:

@@ -46,7 +46,7 @@ def cached_classifier_path(encoder: ClipEncoder, labels: str = DEFAULT_LABELS) -
     vocabulary_file = resource_dir("label_sets") / f"{labels}.txt"
     key = hashlib.sha256(
         "|".join([
-            encoder.name, encoder.pretrained_id, _file_digest(corpus), _file_digest(vocabulary_file),
+            encoder.name, encoder.pretrained_id, encoder.activation, _file_digest(corpus), _file_digest(vocabulary_file),
             default_templates(encoder), str(FORMAT_VERSION),
         ]).encode()
     ).hexdigest()[:16]

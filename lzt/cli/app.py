@@ -30,8 +30,15 @@ EXIT_INTERRUPTED = 130
 # Library names whose flag is not simply `--name-with-dashes` of a command parameter.
 FLAG_ALIASES = {
     "LLMConfig.kind": "--llm", "LLMConfig.model": "--llm-model", "LLMConfig.base_url": "--base-url",
-    "LLMConfig.concurrency": "--concurrency", "LLMConfig.api_key_env": "--api-key-env",
+    "LLMConfig.concurrency": "--concurrency", "LLMConfig.api_key_env": "--api-key-env", "LLMConfig.prompt": "--prompt",
+    "MappingConfig.method": "--mapping", "MappingConfig.mix": "--map-mix", "MappingConfig.neighbours": "--neighbours",
+    "MappingConfig.temperature": "--map-temperature", "ScoringConfig.calibration": "--calibration",
+    "ScoringConfig.local_weight": "--local-weight", "ScoringConfig.local": "--local",
+    "Selection.topk": "--topk", "Selection.threshold": "--threshold", "Selection.min_score": "--min-score",
     "Selection.exclude": "--exclude-tags", "Selection.per_label": "--thresholds", "Selection.rename": "--rename",
+    "InputConfig.image_size": "--image-size", "InputConfig.resize": "--resize",
+    "DecodeOptions.max_pixels": "--max-pixels", "DecodeOptions.decode_timeout": "--decode-timeout",
+    "TrainConfig.seed": "--seed", "TrainConfig.epochs": "--epochs", "TrainConfig.noise_std": "--noise",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",
 }
 _LIBRARY_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
@@ -118,6 +125,15 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 _default_showwarning = warnings.showwarning
 
 
+def _show_load_warnings() -> None:
+    """Warnings of building the CLI itself (a plugin that failed to load), once per process."""
+    from lzt.cli.options import LOAD_WARNINGS
+
+    for caught in LOAD_WARNINGS:
+        _show_warning(caught.message, caught.category, caught.filename, caught.lineno)
+    LOAD_WARNINGS.clear()
+
+
 @contextlib.contextmanager
 def _session(group: Any) -> Iterator[None]:
     """What the CLI configures for its own process, undone afterwards (in-process callers)."""
@@ -132,6 +148,10 @@ def _session(group: Any) -> Iterator[None]:
     previous_pixels = Image.MAX_IMAGE_PIXELS
     with warnings.catch_warnings():
         warnings.simplefilter("always", LztWarning)
+        # Pillow's per-file warnings (odd EXIF, palette transparency, its own bomb warning while
+        # --max-pixels decides) would add stderr lines per photo; each bad file has its record.
+        warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
         warnings.showwarning = _show_warning
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
@@ -139,6 +159,7 @@ def _session(group: Any) -> Iterator[None]:
         root.addHandler(root_guard)
         # `--max-pixels` is the limit: Pillow's own global one would refuse big photos first.
         Image.MAX_IMAGE_PIXELS = None
+        _show_load_warnings()
         try:
             yield
         finally:

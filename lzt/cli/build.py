@@ -10,7 +10,7 @@ import typer
 from lzt.cli.app import EXIT_OK, app
 from lzt.cli.options import Device, LLMOptions, Quiet, SamplingOptions, with_groups
 from lzt.cli.ui import Ui
-from lzt.config import TrainConfig
+from lzt.config import DEFAULT_TEMPLATES, DEFAULT_TEXT_BATCH_SIZE, TrainConfig
 
 _TRAINING = TrainConfig()
 
@@ -33,11 +33,11 @@ def build_classifier_command(
     sampling: SamplingOptions,
     model: Annotated[Optional[str], typer.Option("--model", help="open_clip model name (see `lzt models`). Default: $LZT_MODEL, else ViT-B-16.")] = None,
     pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Weights: open_clip tag (downloaded), checkpoint file, or none (random; testing only). Default: $LZT_PRETRAINED, else the model's openai weights.")] = None,
-    prompts: Annotated[str, typer.Option("--prompts", help="Single-label prompt ensemble: imagenet80 (CoMC), photo7 (faster on CPU), or a file.")] = "imagenet80",
+    prompts: Annotated[str, typer.Option("--prompts", help="Single-label prompt ensemble: imagenet80 (CoMC), photo7 (faster on CPU), or a file.")] = DEFAULT_TEMPLATES,
     out: Annotated[Path, typer.Option("--out", "-o", help="Classifier file to write (atomically).")] = Path("classifier.lzt"),
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (CoMC: 20).")] = _TRAINING.epochs,
     noise: Annotated[float, typer.Option("--noise", min=0.0, help="Std of the Gaussian noise added to text embeddings while training (CoMC: 0.1).")] = _TRAINING.noise_std,
-    text_batch_size: Annotated[int, typer.Option("--text-batch-size", min=1, help="Sentences per text-encoder batch.")] = 256,
+    text_batch_size: Annotated[int, typer.Option("--text-batch-size", min=1, help="Sentences per text-encoder batch.")] = DEFAULT_TEXT_BATCH_SIZE,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> int:

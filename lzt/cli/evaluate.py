@@ -66,10 +66,8 @@ def eval_command(
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
         evaluation = evaluate(
             tagger, dataset, k=k, batch_size=decoding.batch_size, workers=decoding.workers, decoding=decoding.config(),
-            progress=ui.progress,
+            progress=ui.progress, on_skipped=lambda path, reason: ui.warn(f"skipped {path}: {State.translate(reason)}"),
         )
-    for path, reason in evaluation.skipped:
-        ui.warn(f"skipped {path}: {reason}")
     note = ui_note = None
     if evaluation.random_weights:
         note = RANDOM_WEIGHTS_NOTE

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lzt.cli.app import EXIT_OK, app
 from lzt.cli.options import LLMOptions, Quiet, SamplingOptions, with_groups
 from lzt.cli.ui import Ui, console
+from lzt.config import LLMConfig
 from lzt.text import GenerationStats, generate_corpus, plan_requests
 from lzt.text.generate import RequestEstimate, summary
 
@@ -53,6 +54,13 @@ def describe_estimate(estimate: RequestEstimate, kind: str, min_per_label: int) 
     )
 
 
+def writes_without_llm(config: LLMConfig) -> bool:
+    """A writer that sends no prompt (template) costs nothing and uses no LLM."""
+    from lzt.text.backends import backend_kind
+
+    return backend_kind(config.kind).prompt(config) is None
+
+
 @app.command(
     epilog=(
         "Examples:\n\n"
@@ -79,6 +87,8 @@ def generate(
         estimate = plan_requests(labels, llm=config, sentences=sampling.sentences, min_per_label=sampling.min_per_label, seed=sampling.seed)
         typer.echo(describe_estimate(estimate, config.kind, sampling.min_per_label))
         return EXIT_OK
+    if writes_without_llm(config):
+        ui.info(f"the {config.kind} writer makes the sentences without an LLM; --llm local or --llm openai asks one")
     with generation_progress(ui) as on_progress:
         stats = generate_corpus(
             labels, out, llm=config, sentences=sampling.sentences, min_per_label=sampling.min_per_label,

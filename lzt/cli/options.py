@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import typing
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, List, Optional
 import typer
 
 from lzt.config import (
+    DEFAULT_BATCH_SIZE,
     Calibration,
     DecodeOptions,
     InputConfig,
@@ -39,6 +41,7 @@ from lzt.config import (
     read_renames,
     read_thresholds,
 )
+from lzt.errors import LztWarning
 from lzt.files import user_cache_dir
 from lzt.output import format_names
 from lzt.progress import Progress
@@ -49,11 +52,15 @@ if TYPE_CHECKING:
     from lzt.tagging import Tagger
 
 _SCORING, _MAPPING, _INPUT, _DECODING = ScoringConfig(), MappingConfig(), InputConfig(), DecodeOptions()
-_LLM, _OUTPUT, _TRAINING = LLMConfig(), OutputOptions(), TrainConfig()
+_LLM, _OUTPUT, _TRAINING, _SELECTION = LLMConfig(), OutputOptions(), TrainConfig(), Selection()
 
-# Choices that plugins can extend are enums made from the registries when the CLI is built.
-Format = Enum("Format", {name: name for name in format_names()}, type=str)  # type: ignore[misc]
-LLMKind = Enum("LLMKind", {name: name for name in backend_names()}, type=str)  # type: ignore[misc]
+# Choices that plugins can extend are enums made from the registries when the CLI is built. A
+# plugin that fails to load warns then, before any command runs: the warnings are kept and shown
+# by the command (lzt.cli.app) in its own format.
+with warnings.catch_warnings(record=True) as LOAD_WARNINGS:
+    warnings.simplefilter("always", LztWarning)
+    Format = Enum("Format", {name: name for name in format_names()}, type=str)  # type: ignore[misc]
+    LLMKind = Enum("LLMKind", {name: name for name in backend_names()}, type=str)  # type: ignore[misc]
 DEFAULT_FORMAT = Format("jsonl")
 DEFAULT_LLM = LLMKind(LLMConfig().kind)
 
@@ -79,7 +86,8 @@ def with_groups(command: Callable[..., Any]) -> Callable[..., Any]:
             names.append(group_field.name)
         groups[parameter.name] = (group, names)
     duplicates = {p.name for p in parameters if [q.name for q in parameters].count(p.name) > 1}
-    assert not duplicates, f"option groups of {command.__name__} share names: {duplicates}"
+    if duplicates:
+        raise TypeError(f"option groups of {command.__name__} share names: {sorted(duplicates)}")
 
     @functools.wraps(command)
     def spread(**values: Any) -> Any:
@@ -109,7 +117,8 @@ def _in_panel(annotation: Any, panel: str) -> Any:
             item = copy.copy(item)
             item.rich_help_panel = panel.strip().splitlines()[0].rstrip(".")
         placed.append(item)
-    return Annotated[(base, *placed)]
+    arguments = (base, *placed)
+    return Annotated[arguments]  # built at run time, for Typer
 
 
 # --- options of one command or several ---------------------------------------------------------
@@ -123,7 +132,7 @@ class ModelOptions:
     """Model."""
 
     model: Annotated[Optional[str], typer.Option("--model", help="open_clip model (default: the classifier's; for the built-in classifier $LZT_MODEL, else ViT-B-16).")] = None
-    pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Weights: open_clip tag, checkpoint file, or none (random; testing only). Default: the classifier's, or $LZT_PRETRAINED.")] = None
+    pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Weights: open_clip tag, checkpoint file, or none (random; testing only). Default: $LZT_PRETRAINED, else the classifier's.")] = None
     device: Device = "auto"
 
 
@@ -172,7 +181,7 @@ class CacheOptions:
 class DecodingOptions:
     """Decoding."""
 
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per encoder batch.")] = 64
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per encoder batch.")] = DEFAULT_BATCH_SIZE
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Decoding processes (default: one per core, at most 16; 0 decodes in the main process).")] = None
     max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images with more pixels than this (decompression bombs).")] = _DECODING.max_pixels
     decode_timeout: Annotated[float, typer.Option("--decode-timeout", min=0, help="Give up on a file whose decoding takes longer than this many seconds (0: never).")] = _DECODING.decode_timeout or 0.0
@@ -193,7 +202,7 @@ class DiscoveryOptions:
 class SelectionOptions:
     """Which tags."""
 
-    topk: Annotated[int, typer.Option("--topk", "-k", min=1, help="Keep at most this many tags per image (best first).")] = 10
+    topk: Annotated[int, typer.Option("--topk", "-k", min=1, help="Keep at most this many tags per image (best first).")] = _SELECTION.topk or 10
     threshold: Annotated[Optional[float], typer.Option("--threshold", "-t", help="Keep only tags scoring at least this (labels in --thresholds have their own).")] = None
     thresholds: Annotated[Optional[Path], typer.Option("--thresholds", help="File of per-label thresholds, `label: 0.25` per line.")] = None
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="A floor for every label, per-label thresholds included.")] = None
@@ -205,7 +214,7 @@ class SelectionOptions:
             self.topk, self.threshold,
             per_label=read_thresholds(self.thresholds, labels) if self.thresholds else {},
             min_score=self.min_score,
-            exclude=parse_label_list(self.exclude_tags, labels),
+            exclude=parse_label_list(self.exclude_tags),
             rename=read_renames(self.rename, labels) if self.rename else {},
         )
 

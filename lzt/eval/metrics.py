@@ -36,6 +36,9 @@ def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
 
 @dataclass
 class EvalResult:
+    """The figures of an evaluation: per-label AP and positives, mAP over labels with positives,
+    and top-k CP/CR/CF1 (per label) and OP/OR/OF1 (pooled)."""
+
     labels: list[str]
     ap: np.ndarray  # (C,) NaN where a label has no positive
     positives: np.ndarray  # (C,) count of positive images per label

@@ -74,7 +74,15 @@ class ClipEncoder:
         if path.is_file():
             stat = path.stat()
             weights += f"@{stat.st_size}:{stat.st_mtime_ns}"
-        return f"{self.name}|{weights}|{self.preprocess.identity}"
+        return f"{self.name}|{weights}|{self.activation}|{self.preprocess.identity}"
+
+    @property
+    def activation(self) -> str:
+        """`quickgelu` or `gelu`: OpenAI's weights need QuickGELU, and embeddings, caches and
+        classifiers made with the other activation do not match."""
+        from open_clip.transformer import QuickGELU
+
+        return "quickgelu" if any(isinstance(module, QuickGELU) for module in self.model.modules()) else "gelu"
 
     def describe(self) -> str:
         """`device: cpu | model: ViT-B-16 (openai) | float32`: what a run uses, said up front."""
@@ -217,7 +225,7 @@ def resize_position_embeddings(model: Any, image_size: int) -> None:
     visual = model.visual
     if hasattr(visual, "attnpool"):  # ResNet: the attention pool sees a (size/32)^2 grid
         if image_size % 32:
-            raise UsageError("`image_size` must be a multiple of 32 for ResNet models")
+            raise UsageError("`InputConfig.image_size` must be a multiple of 32 for ResNet models")
         pool = visual.attnpool
         pool.positional_embedding = torch.nn.Parameter(
             _interpolate_grid(pool.positional_embedding.data, 1, image_size // 32), requires_grad=False
@@ -225,14 +233,14 @@ def resize_position_embeddings(model: Any, image_size: int) -> None:
     elif hasattr(visual, "positional_embedding") and hasattr(visual, "conv1"):
         patch = visual.conv1.kernel_size[0]
         if image_size % patch:
-            raise UsageError(f"`image_size` must be a multiple of the patch size ({patch})")
+            raise UsageError(f"`InputConfig.image_size` must be a multiple of the patch size ({patch})")
         prefix = visual.positional_embedding.shape[0] - (visual.grid_size[0] * visual.grid_size[1])
         visual.positional_embedding = torch.nn.Parameter(
             _interpolate_grid(visual.positional_embedding.data, prefix, image_size // patch), requires_grad=False
         )
         visual.grid_size = (image_size // patch, image_size // patch)
     else:
-        raise UsageError("`image_size` is supported for open_clip ViT and ResNet towers only")
+        raise UsageError("`InputConfig.image_size` is supported for open_clip ViT and ResNet towers only")
     visual.image_size = (image_size, image_size)
     if isinstance(getattr(visual, "preprocess_cfg", None), dict):
         visual.preprocess_cfg["size"] = (image_size, image_size)

@@ -176,6 +176,19 @@ def _no_logging_side_effects() -> Iterator[None]:
         root.removeHandler(guard)
 
 
+@contextlib.contextmanager
+def _seeded_init(random_weights: bool) -> Iterator[None]:
+    """Random weights are drawn from torch's CPU generator (open_clip builds the model on the CPU,
+    then moves it) seeded for the duration and restored after, so the caller's RNG is untouched.
+    torch.manual_seed would also seed every GPU, lazily, outside any fork_rng."""
+    if not random_weights:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(RANDOM_WEIGHTS_SEED)
+        yield
+
+
 def _weights_source(name: str, pretrained: str) -> tuple[str | None, dict[str, Any]]:
     """What to hand open_clip as `pretrained`, and the settings a tag implies."""
     import open_clip
@@ -219,10 +232,8 @@ def create_model(name: str, pretrained: str, device: torch.device) -> tuple[Any,
             f"RANDOM WEIGHTS: {name} was created without weights (`pretrained` none). Speed, shapes "
             "and formats are real; tags and scores are meaningless."
         )
-    devices = [device] if device.type == "cuda" else []
     try:
-        with _no_logging_side_effects(), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        with _no_logging_side_effects(), _seeded_init(weights is None):
             model = open_clip.create_model(
                 name, pretrained=weights, precision=precision, device=device,
                 pretrained_text=weights is not None, cache_dir=os.environ.get(WEIGHTS_DIR_ENV), **settings,

@@ -1,12 +1,22 @@
 """Tagging: discover -> decode -> encode -> map (modality gap) -> score -> select; the cache."""
 
-from lzt.config import Calibration, DecodeOptions, Mapping, MappingConfig, ScoringConfig, Selection
+from lzt.config import (
+    Calibration,
+    DecodeOptions,
+    Mapping,
+    MappingConfig,
+    ScoringConfig,
+    Selection,
+    parse_label_list,
+    read_renames,
+    read_thresholds,
+)
 from lzt.record import Record
 from lzt.tagging.batches import default_workers
 from lzt.tagging.calibration import calibrate
 from lzt.tagging.decoding import HEIF_AVAILABLE
 from lzt.tagging.discovery import IMAGE_EXTENSIONS, discover
-from lzt.tagging.selection import parse_label_list, read_renames, read_thresholds, select_tags
+from lzt.tagging.selection import select_tags
 from lzt.tagging.tagger import Embeddings, Tagger
 
 __all__ = [

@@ -7,13 +7,15 @@ in discovery order and memory holds at most `prefetch` batches per worker, whate
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterable, Iterator
+from typing import Any, Generator, Iterable, Iterator
 
 import torch
+from PIL import Image
 
 from lzt.config import DecodeOptions
 from lzt.model import PreprocessSpec
@@ -117,6 +119,17 @@ class _BatchStream(torch.utils.data.IterableDataset):
                 lookup.cache.close()
 
 
+def _whole_batch(batch: Any) -> Any:
+    """The DataLoader's collate step: a worker already returns a whole batch (a module-level
+    function, so that workers started by spawn can receive it)."""
+    return batch
+
+
+def _set_pillow_limit(limit: int | None, worker_id: int) -> None:
+    """In each worker: the Pillow pixel limit of the process that started it."""
+    Image.MAX_IMAGE_PIXELS = limit
+
+
 def default_workers() -> int:
     """One decoding process per core, at most 16."""
     return min(os.cpu_count() or 1, 16)
@@ -147,7 +160,9 @@ def iter_batches(
         prefetch_factor=2,
         pin_memory=pin_memory,
         persistent_workers=False,
-        collate_fn=lambda batch: batch,
+        collate_fn=_whole_batch,
+        # Workers started by spawn (macOS, Windows) do not inherit the host's Pillow limit.
+        worker_init_fn=functools.partial(_set_pillow_limit, Image.MAX_IMAGE_PIXELS),
     )
     iterator = iter(loader)
     try:

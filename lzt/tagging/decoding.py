@@ -14,7 +14,6 @@ import os
 import signal
 import stat
 import threading
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -71,10 +70,13 @@ def _deadline(seconds: float | None) -> Iterator[None]:
     process with `workers` 0, and each DataLoader worker (a forked process running its loop in its
     main thread). A blocking read is interrupted; so is Pillow's decode loop, which returns to Python
     between chunks. A decoder stuck inside one C call cannot be interrupted this way (the limit).
-    Elsewhere (another thread, no setitimer on the platform) the body runs without a deadline."""
+    Elsewhere (another thread, no setitimer on the platform) the body runs without a deadline,
+    and so it does while the host program has a real-time timer of its own running: lzt never
+    cancels or delays another program's alarm."""
     if (
         seconds is None or seconds <= 0 or not hasattr(signal, "setitimer")
         or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0] > 0
     ):
         yield
         return
@@ -200,7 +202,7 @@ def _upright(image: Image.Image) -> Image.Image:
 
 
 def _too_many_pixels(width: int, height: int, limit: int) -> DecodeError:
-    return DecodeError(f"too many pixels: {width}x{height} exceeds the {limit:,}-pixel limit (`max_pixels`)")
+    return DecodeError(f"too many pixels: {width}x{height} exceeds the {limit:,}-pixel limit (`DecodeOptions.max_pixels`)")
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
@@ -220,20 +222,19 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
 
 def _open_upright_rgb(path: Path, options: DecodeOptions, draft_size: int) -> Image.Image:
     """Decode the first frame, upright and RGB, refusing decompression bombs before decoding."""
-    with warnings.catch_warnings():
-        # Pillow's warnings (odd EXIF, palette transparency, its own bomb warning: lzt applies
-        # `max_pixels` itself) would add stderr lines per file.
-        warnings.simplefilter("ignore")
-        image = _open(path, options.max_pixels)
-        with image:
-            if image.width * image.height > options.max_pixels:
-                raise _too_many_pixels(image.width, image.height, options.max_pixels)
-            image.seek(0)  # animated GIF/WebP/APNG: the first frame
-            if image.format in ("JPEG", "MPO"):
-                # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
-                image.draft("RGB", (draft_size, draft_size))
-            image.load()
-            return _to_rgb(_upright(image))
+    # Pillow's own warnings (odd EXIF, palette transparency, its bomb warning) are left to the
+    # host program's warning filters: silencing them here would change them process-wide, and
+    # not thread-safely. The `lzt` command ignores them.
+    image = _open(path, options.max_pixels)
+    with image:
+        if image.width * image.height > options.max_pixels:
+            raise _too_many_pixels(image.width, image.height, options.max_pixels)
+        image.seek(0)  # animated GIF/WebP/APNG: the first frame
+        if image.format in ("JPEG", "MPO"):
+            # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
+            image.draft("RGB", (draft_size, draft_size))
+        image.load()
+        return _to_rgb(_upright(image))
 
 
 def decode_image(path: Path, spec: PreprocessSpec, options: DecodeOptions = DecodeOptions()) -> torch.Tensor:
@@ -286,7 +287,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "not an image, or a format Pillow cannot read"
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return f"too many pixels (decompression-bomb limit, `max_pixels`): {exc}".splitlines()[0][:200]
+        return f"too many pixels (decompression-bomb limit, `DecodeOptions.max_pixels`): {exc}".splitlines()[0][:200]
     if isinstance(exc, MemoryError):
         return "out of memory while decoding"
     if isinstance(exc, OSError) and "truncated" in str(exc).lower():

@@ -78,13 +78,20 @@ def chunked(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
 
 class PathBatches:
     """Re-iterable batches of discovered paths (each DataLoader worker walks the folders itself;
-    walking is cheap next to decoding, and nothing has to be sent between processes)."""
+    walking is cheap next to decoding, and nothing has to be sent between processes). With
+    `search` False the paths are taken as they are, one file each (a dataset's file list)."""
 
-    def __init__(self, paths: Sequence[Path | str], batch_size: int, exclude: Sequence[str] = (), include_hidden: bool = False):
+    def __init__(
+        self, paths: Sequence[Path | str], batch_size: int, exclude: Sequence[str] = (), include_hidden: bool = False,
+        search: bool = True,
+    ):
         self.paths = list(paths)
         self.batch_size = batch_size
         self.exclude = tuple(exclude)
         self.include_hidden = include_hidden
+        self.search = search
 
     def __iter__(self) -> Iterator[list[Path]]:
+        if not self.search:
+            return chunked((Path(path) for path in self.paths), self.batch_size)
         return chunked(discover(self.paths, self.exclude, self.include_hidden), self.batch_size)

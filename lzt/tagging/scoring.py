@@ -40,7 +40,7 @@ class Scorer:
         self.corpus = None
         if config.mapping.method == Mapping.corpus:
             if classifier.corpus_embeddings is None:
-                raise UsageError("`mapping` corpus needs a classifier built with its corpus embeddings")
+                raise UsageError("`MappingConfig.method` corpus needs a classifier built with its corpus embeddings")
             self.corpus = CorpusIndex(classifier.corpus_embeddings, use_gpu=device.type == "cuda")
 
     def score_embeddings(self, features: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import torch
 
-from lzt.config import Selection, parse_label_list, read_renames, read_thresholds  # noqa: F401  (re-exported)
+from lzt.config import Selection
 
 Tags = list[tuple[str, float]]
 

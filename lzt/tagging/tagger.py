@@ -14,14 +14,15 @@ import sqlite3
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generator, Iterable, Iterator, Sequence
+from typing import Generator, Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from lzt.classifier import Classifier, default_classifier, load_classifier
-from lzt.config import DecodeOptions, ScoringConfig, Selection
+from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, ScoringConfig, Selection
 from lzt.errors import InputError, UsageError, warn
 from lzt.model import ClipEncoder, InputConfig, load_encoder
 from lzt.model.loading import PRETRAINED_ENV
@@ -56,6 +57,7 @@ class Tagger:
         cache: str | Path | None = None,
     ):
         classifier.check_compatible(encoder.name, encoder.embed_dim)
+        _check_activation(classifier, encoder)
         self.encoder = encoder
         self.classifier = classifier
         self.scoring = scoring
@@ -85,7 +87,8 @@ class Tagger:
         device: auto (CUDA when present), cpu, cuda or cuda:N; CUDA without a GPU is an error.
         scoring: mapping, local branch and calibration (ScoringConfig).
         input: input size and resize mode (InputConfig).
-        cache: a folder for the embedding cache (None: no cache). A cache that cannot be used
+        cache: a folder for the embedding cache (None, the default here: no cache; the `lzt`
+            command uses the user cache folder unless --no-cache). A cache that cannot be used
             gives one LztWarning and tagging goes on without it.
         progress: reports building the default classifier (see lzt.progress)."""
         if classifier is None:
@@ -134,36 +137,56 @@ class Tagger:
 
     def tag(
         self,
-        paths: Iterable[str | Path],
+        paths: str | os.PathLike | Iterable[str | os.PathLike],
         selection: Selection = Selection(),
         *,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int | None = None,
         decoding: DecodeOptions = DecodeOptions(),
         exclude: Sequence[str] = (),
         include_hidden: bool = False,
         keep_scores: bool = False,
         calibrate: bool = True,
-    ) -> Iterator[Record]:
+    ) -> Generator[Record, None, None]:
         """One Record per image file under `paths` (files and folders, searched recursively in a
         sorted, deterministic order), streamed in that order with bounded memory. A file that
         cannot be read (missing, broken, not an image) gets a record with its `error`; the run
         goes on.
 
         workers: decoding processes (None: one per core, at most 16; 0: decode in this process).
-        exclude: glob patterns of file or folder names to skip; include_hidden: search hidden ones.
+        exclude: glob patterns of file or folder names to skip (not labels: see
+            Selection.exclude); include_hidden: also search hidden files and folders.
         keep_scores: attach every label's score to each record (Record.scores).
         calibrate: False gives scores before calibration (for calibrating a whole set at once)."""
-        paths = [Path(path) for path in paths]
-        if batch_size < 1:
-            raise UsageError("`batch_size` must be at least 1")
+        batches = PathBatches(_path_list(paths), _checked_batch_size(batch_size), exclude, include_hidden)
+        return self._run(batches, selection, workers, decoding, keep_scores, calibrate)
+
+    def tag_files(
+        self,
+        files: Iterable[str | os.PathLike],
+        selection: Selection = Selection(),
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        workers: int | None = None,
+        decoding: DecodeOptions = DecodeOptions(),
+        keep_scores: bool = False,
+        calibrate: bool = True,
+    ) -> Generator[Record, None, None]:
+        """Like `tag`, for a list of files taken as given (a dataset, a manifest): exactly one
+        record per entry, in order, nothing searched or skipped (a folder is an error record)."""
+        batches = PathBatches(_path_list(files), _checked_batch_size(batch_size), search=False)
+        return self._run(batches, selection, workers, decoding, keep_scores, calibrate)
+
+    def _run(
+        self, path_batches: PathBatches, selection: Selection, workers: int | None, decoding: DecodeOptions,
+        keep_scores: bool, calibrate: bool,
+    ) -> Generator[Record, None, None]:
         if workers is not None and workers < 0:
             raise UsageError("`workers` must be 0 or more")
         selection.check(self.labels)
         batches = iter_batches(
-            PathBatches(paths, batch_size, exclude, include_hidden), self.encoder.preprocess,
-            default_workers() if workers is None else workers, decoding, cache=self._cache,
-            needs_local=self._scorer.local, pin_memory=self.device.type == "cuda",
+            path_batches, self.encoder.preprocess, default_workers() if workers is None else workers, decoding,
+            cache=self._cache, needs_local=self._scorer.local, pin_memory=self.device.type == "cuda",
         )
         run = self._records(batches, selection, keep_scores, calibrate)
         self._runs.add(run)
@@ -235,16 +258,20 @@ class Tagger:
         global_features, tokens = self._scorer.embed(self.encoder.check_pixels(pixels))
         return Embeddings(global_features, tokens)
 
-    def embed(self, images: Sequence[object]) -> Embeddings:
-        """PIL images or uint8 arrays ((H, W, 3) RGB or (H, W) grey) -> Embeddings."""
+    def embed(self, images: object) -> Embeddings:
+        """PIL images or uint8 arrays ((H, W, 3) RGB or (H, W) grey), or one of them -> Embeddings."""
         return self.embed_pixels(self._pixels(images))
 
-    def _pixels(self, images: Sequence[object]) -> torch.Tensor:
-        if isinstance(images, (torch.Tensor, np.ndarray)):  # one array holding a batch of images
+    def _pixels(self, images: object) -> torch.Tensor:
+        if isinstance(images, Image.Image):  # one image
+            images = [images]
+        elif isinstance(images, (torch.Tensor, np.ndarray)):  # one array holding a batch of images
             batch = images if isinstance(images, torch.Tensor) else torch.from_numpy(images)
             if batch.ndim != 4:
                 raise InputError(f"expected a list of images or a (batch, height, width, 3) uint8 array, got shape {tuple(batch.shape)}")
             images = list(batch)
+        if not isinstance(images, Sequence):
+            raise InputError(f"expected a PIL image, a list of images or a uint8 array, got {type(images).__name__}")
         if len(images) == 0:
             raise InputError("expected at least one image, got an empty batch")
         return torch.stack([prepare_image(image, self.encoder.preprocess) for image in images])
@@ -270,8 +297,12 @@ class Tagger:
         global_embeddings = F.normalize(global_embeddings.float().to(self.device), dim=-1)
         return self._scorer.score(global_embeddings, local_embeddings)
 
-    def tag_images(self, images: Sequence[object], selection: Selection = Selection(), *, batch_size: int = 64, keep_scores: bool = False) -> list[Record]:
-        """Records (path None) for PIL images or uint8 arrays already in memory, in order."""
+    def tag_images(
+        self, images: object, selection: Selection = Selection(), *, batch_size: int = DEFAULT_BATCH_SIZE, keep_scores: bool = False,
+    ) -> list[Record]:
+        """Records (path None) for PIL images or uint8 arrays already in memory, in order; one
+        image alone is a batch of one."""
+        _checked_batch_size(batch_size)
         selection.check(self.labels)
         pixels = self._pixels(images)
         records = []
@@ -302,3 +333,27 @@ class Tagger:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+
+def _path_list(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    """One path alone, or several: `tag("photos/")` must not iterate the string's characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [Path(os.fsdecode(paths))]
+    return [Path(os.fsdecode(path)) for path in paths]
+
+
+def _checked_batch_size(batch_size: int) -> int:
+    if batch_size < 1:
+        raise UsageError("`batch_size` must be at least 1")
+    return batch_size
+
+
+def _check_activation(classifier: Classifier, encoder: ClipEncoder) -> None:
+    """Text embeddings of the classifier and image embeddings made with different activations
+    do not match: say so (a classifier built by lzt 0.1 with OpenAI's weights is such a case)."""
+    if classifier.activation is None and encoder.activation == "quickgelu":
+        warn(
+            "this classifier was built by lzt 0.1, which encoded OpenAI weights' texts without QuickGELU; "
+            "rebuild it for scores that match the images"
+        )
+    elif classifier.activation is not None and classifier.activation != encoder.activation:
+        warn(f"this classifier's text embeddings use {classifier.activation}, the image encoder {encoder.activation}; rebuild it")

@@ -139,9 +139,12 @@ def obtain_corpus(
     kind = backend_kind(llm.kind)
     if kind.prompt(llm) is None:  # costs nothing: generated in memory every time
         backend = create_backend(llm, seed)
-        plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend)
-        info = {"source": backend.name, "prompt": backend.prompt_id, "seed": seed, "label_sets": len(plan.sets)}
-        return list(entries_from_backend(plan, backend)), info
+        try:
+            plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend)
+            info = {"source": backend.name, "prompt": backend.prompt_id, "seed": seed, "label_sets": len(plan.sets)}
+            return list(entries_from_backend(plan, backend)), info
+        finally:
+            backend.close()
     shape = backend_shape(llm)
     plan = plan_corpus(vocabulary, sentences, seed, min_per_label, shape)
     if len(plan.sets) > sentences:

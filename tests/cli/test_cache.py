@@ -121,7 +121,10 @@ def test_database_damaged_between_runs_is_replaced(library, tiny_classifier, tmp
         leftover.unlink()
     database.write_bytes(database.read_bytes()[:100] + b"\xff" * 4000)  # the header survives, pages do not
     result = invoke("tag", library, "-c", tiny_classifier, "-k", "3", "-w", "0", "--cache-dir", cache)
-    assert result.stdout == reference and len(cache_warnings(result.stderr)) <= 1 and "Traceback" not in result.stderr
+    assert result.stdout == reference and "Traceback" not in result.stderr
+    assert len(cache_warnings(result.stderr)) == 1 and "damaged" in result.stderr
+    assert len(list(cache.glob("embeddings.sqlite3.corrupt-*"))) == 1  # kept for inspection, replaced by a fresh one
+    assert tag(library, tiny_classifier, cache, *NO_DECODING).stdout == reference
 
 
 def test_cache_folder_that_is_a_file_gives_one_warning(library, tiny_classifier, tmp_path, reference):

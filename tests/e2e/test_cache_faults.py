@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from support import invoke, jsonl, lzt_command, permissions_enforced
+from support import copy_photos, invoke, jsonl, lzt_command, permissions_enforced
 
 
 def can_mount_privately() -> bool:
@@ -40,10 +40,7 @@ def cache_warnings(stderr: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def library(coco128, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("library")
-    for path in sorted((coco128 / "images").glob("*.jpg"))[:48]:
-        shutil.copy(path, folder / path.name)
-    return folder
+    return copy_photos(tmp_path_factory.mktemp("library"), 48)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,13 @@ real local Ray for the map_batches example."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-
-import pytest
 
 from support import MODEL_CONFIGS, REPO
 
@@ -33,7 +32,9 @@ def test_the_python_api_section_has_the_promised_examples():
 
 
 def test_readme_examples_run(coco128, everyday_cache, tmp_path):
-    pytest.importorskip("ray", reason="the Ray example needs the test extra (ray[data])")
+    examples = python_api_examples()
+    if importlib.util.find_spec("ray") is None:  # the test extra installs it; without it, the rest still runs
+        examples = [code for code in examples if "import ray" not in code]
     photos = tmp_path / "photos"
     photos.mkdir()
     rows = [json.loads(line) for line in (coco128 / "labels.jsonl").read_text().splitlines()][:6]
@@ -42,7 +43,7 @@ def test_readme_examples_run(coco128, everyday_cache, tmp_path):
             shutil.copy(coco128 / row["file"], photos / os.path.basename(row["file"]))
             labels.write(json.dumps({"file": os.path.basename(row["file"]), "labels": [label for label in row["labels"] if label in PETS]}) + "\n")
     script = tmp_path / "examples.py"
-    script.write_text("\n\n".join(python_api_examples()), encoding="utf-8")
+    script.write_text("\n\n".join(examples), encoding="utf-8")
     env = {
         **os.environ, "LZT_MODEL": "lzt-tiny-vit", "LZT_PRETRAINED": "none", "LZT_CACHE_DIR": str(everyday_cache[0]),
         "LZT_MODEL_CONFIG_DIRS": str(MODEL_CONFIGS), "RAY_DISABLE_USAGE_STATS": "1", "PYTHONWARNINGS": "ignore",
@@ -50,7 +51,8 @@ def test_readme_examples_run(coco128, everyday_cache, tmp_path):
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
     lines = run.stdout.splitlines()
-    assert sum(line.startswith("photos/") for line in lines) >= 2 * len(rows)  # the folder example and the Ray one
+    ray_ran = any("import ray" in code for code in examples)
+    assert sum(line.startswith("photos/") for line in lines) >= (2 if ray_ran else 1) * len(rows)  # the folder example, Ray's
     assert (tmp_path / "pets.lzt").is_file() and (tmp_path / "lzt-cache" / "embeddings.sqlite3").is_file()
     assert any(line.startswith("mAP ") and f"on {len(rows)} images" in line for line in lines)
     assert "Traceback" not in run.stderr

@@ -28,3 +28,14 @@ def test_cuda_bf16_scores_match_cpu_fp32(tiny_classifier, small_images):
     _, on_cpu = scores_on("cpu", tiny_classifier, small_images)
     assert torch.allclose(on_gpu, on_cpu, atol=3e-2)
     assert (on_gpu.argmax(1) == on_cpu.argmax(1)).float().mean() >= 0.9
+
+
+def test_loading_on_cuda_leaves_every_rng_as_it_was():
+    from lzt import load_encoder
+
+    cpu, gpus = torch.random.get_rng_state(), torch.cuda.get_rng_state_all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LztWarning)  # random weights
+        load_encoder("lzt-tiny-vit", "none", "cuda")
+    assert torch.equal(torch.random.get_rng_state(), cpu)
+    assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), gpus))

@@ -139,7 +139,7 @@ def test_heic_over_the_pixel_limit_is_refused_before_decoding(tmp_path: Path, mo
 
     monkeypatch.setattr(pillow_heif.HeifFile, "to_pillow", decoded)
     assert _reason(tmp_path / "phone.heic", DecodeOptions(max_pixels=3_000)) == (
-        "too many pixels: 64x48 exceeds the 3,000-pixel limit (`max_pixels`)"
+        "too many pixels: 64x48 exceeds the 3,000-pixel limit (`DecodeOptions.max_pixels`)"
     )
 
 
@@ -270,7 +270,7 @@ def test_a_bomb_is_refused_before_decoding_with_the_limit_named(tmp_path: Path, 
     bomb = png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
     if pillow_limit is None:  # what the CLI sets for its process: lzt's `max_pixels` decides alone
         monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
-        assert _reason(bomb) == "too many pixels: 100000x100000 exceeds the 200,000,000-pixel limit (`max_pixels`)"
+        assert _reason(bomb) == "too many pixels: 100000x100000 exceeds the 200,000,000-pixel limit (`DecodeOptions.max_pixels`)"
     else:  # a host program that keeps Pillow's default limit: Pillow refuses first, and lzt says so
         monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's default; it raises over twice that
         text = _reason(bomb)

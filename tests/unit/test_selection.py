@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from lzt.config import Selection
-from lzt.errors import LztError
-from lzt.tagging.selection import parse_label_list, read_renames, read_thresholds, select_tags
+from lzt.config import Selection, parse_label_list, read_renames, read_thresholds
+from lzt.errors import LztError, UsageError
+from lzt.tagging.selection import select_tags
 
 LABELS = ["dog", "cat", "car", "tree"]
 SCORES = torch.tensor([[0.9, 0.5, 0.3, -0.2], [0.1, 0.2, 0.8, 0.7]])
@@ -55,4 +55,6 @@ def test_tag_files(tmp_path):
     (tmp_path / "unknown.txt").write_text("zebra: 0.1\n")
     with pytest.raises(LztError, match="not a label"):
         read_thresholds(tmp_path / "unknown.txt", LABELS)
-    assert parse_label_list(["dog,cat", " tree "], LABELS) == {"dog", "cat", "tree"}
+    assert parse_label_list(["dog,cat", " tree "]) == {"dog", "cat", "tree"}
+    with pytest.raises(UsageError, match=r"`Selection\.exclude` names labels this classifier lacks: unicorn"):
+        Selection(exclude=parse_label_list(["dog,unicorn"])).check(LABELS)

@@ -120,3 +120,44 @@ def test_closing_stops_the_decoding_processes_of_an_unfinished_run(tiny_encoder,
         assert {child.pid for child in multiprocessing.active_children()} - before
     assert not {child.pid for child in multiprocessing.active_children()} - before
     assert next(run, None) is None  # the closed run yields nothing more
+
+
+def test_one_path_or_one_image_alone_is_not_iterated(tagger, small_images, photos):
+    records = list(tagger.tag(str(small_images), workers=0))  # not one run per character of the string
+    assert len(records) == 12 and all(r.ok for r in records)
+    assert [r.tags for r in tagger.tag_images(photos[0])] == [tagger.tag_images([photos[0]])[0].tags]
+    with pytest.raises(UsageError, match="batch_size"):
+        tagger.tag_images(photos, batch_size=0)
+
+
+def test_tag_files_takes_entries_as_given(tagger, small_images, tmp_path):
+    files = sorted(small_images.glob("*.jpg"))[:2]
+    records = list(tagger.tag_files([files[0], small_images, tmp_path / "gone.jpg", files[1]], workers=0))
+    assert [r.path for r in records] == [files[0], small_images, tmp_path / "gone.jpg", files[1]]
+    assert [r.ok for r in records] == [True, False, False, True]
+    assert records[1].error == "is a folder, not an image" and records[2].error == "file not found"
+
+
+def test_evaluate_keeps_dataset_lines_and_images_together(tagger, coco128, tmp_path):
+    import json
+
+    rows = [json.loads(line) for line in (coco128 / "labels.jsonl").read_text().splitlines()][:5]
+    dataset = tmp_path / "labels.jsonl"
+    entries = [{"file": str(coco128 / rows[0]["file"]), "labels": rows[0]["labels"]},
+               {"file": str(coco128 / "images"), "labels": ["person"]},  # a folder: one skipped line, not 128 images
+               *({"file": str(coco128 / row["file"]), "labels": row["labels"]} for row in rows[1:])]
+    dataset.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    heard = []
+    evaluation = lzt.evaluate(tagger, dataset, workers=0, on_skipped=lambda path, reason: heard.append((path, reason)))
+    assert evaluation.metrics.images == 5 and evaluation.scores.shape == (5, 80)
+    assert heard == evaluation.skipped == [(coco128 / "images", "is a folder, not an image")]
+    alone = lzt.evaluate(tagger, _write(tmp_path, entries[2:]), workers=0)  # the lines after the folder, alone
+    assert (evaluation.targets[1:] == alone.targets).all() and np.allclose(evaluation.scores[1:], alone.scores, atol=1e-5)
+
+
+def _write(folder, entries):
+    import json
+
+    path = folder / "alone.jsonl"
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    return path
