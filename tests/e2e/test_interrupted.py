@@ -22,7 +22,9 @@ def test_killed_run_resumes_without_loss(coco128, tiny_classifier, tmp_path, sig
     library = tmp_path / "library"
     shutil.copytree(coco128 / "images", library)
     cache = tmp_path / "cache"
-    command = lzt_command("tag", library, "-c", tiny_classifier, "-w", "0", "-b", "8", "-q", "--cache-dir", cache)
+    # 80 tags a record: the output outgrows the pipe, so lzt blocks writing until this test reads,
+    # and cannot finish before the signal comes, however slowly this process runs on a busy machine.
+    command = lzt_command("tag", library, "-c", tiny_classifier, "-w", "0", "-b", "8", "-k", "80", "-q", "--cache-dir", cache)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = 0
     while seen < 20:  # let a few batches reach the cache, then kill mid-run

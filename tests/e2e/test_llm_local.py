@@ -261,7 +261,9 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-CLI_SETS = 6  # label sets of the killed `lzt generate` runs; killed once 2 are written
+# Label sets of the killed `lzt generate` runs, killed once two are written: eight still to go, so
+# the run cannot end before the signal comes, even on a busy machine.
+CLI_SETS = 10
 
 
 def _generate_args(out: Path) -> list:

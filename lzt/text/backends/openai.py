@@ -162,6 +162,8 @@ class OpenAIBackend:
             try:
                 return self._request(prompt)
             except Exception as exc:
+                if self._closed.is_set():  # closed while in flight (Ctrl-C, an error elsewhere): no retry notice
+                    raise LLMError("LLM backend closed") from exc
                 if self._adapt(exc):
                     continue
                 problem = self.health() if self.health else None
