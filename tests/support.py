@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,12 @@ def copy_photos(folder: Path, count: int) -> Path:
     for path in sorted((COCO128 / "images").glob("*.jpg"))[:count]:
         shutil.copy(path, folder / path.name)
     return folder
+
+
+def default_sigint() -> None:
+    """preexec_fn: Ctrl-C as a user has it. A test run started in the background (`nohup pytest &`)
+    ignores SIGINT, and a child inherits that; lzt must be tested with the signal live."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def jsonl(text: str) -> list[dict]:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from support import invoke, jsonl, lzt_command
+from support import default_sigint, invoke, jsonl, lzt_command
 
 # With --max-pixels 1 every decode fails: a run that still tags every file decoded none of them.
 NO_DECODING = ("--max-pixels", "1")
@@ -25,7 +25,7 @@ def test_killed_run_resumes_without_loss(coco128, tiny_classifier, tmp_path, sig
     # 80 tags a record: the output outgrows the pipe, so lzt blocks writing until this test reads,
     # and cannot finish before the signal comes, however slowly this process runs on a busy machine.
     command = lzt_command("tag", library, "-c", tiny_classifier, "-w", "0", "-b", "8", "-k", "80", "-q", "--cache-dir", cache)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     seen = 0
     while seen < 20:  # let a few batches reach the cache, then kill mid-run
         assert process.stdout.readline(), process.stderr.read()

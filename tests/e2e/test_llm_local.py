@@ -29,7 +29,7 @@ from lzt.text.backends.openai import OpenAIBackend, RetryPolicy
 from lzt.text.corpus import corpus_is_complete, plan_corpus, read_corpus, write_corpus
 from lzt.text.prompts import load_prompt
 from lzt.vocab import load_vocabulary
-from support import invoke, lzt_command
+from support import default_sigint, invoke, lzt_command
 
 try:
     GGUF = bundled_gguf()
@@ -272,7 +272,9 @@ def _generate_args(out: Path) -> list:
 
 def _lzt_generate(out: Path) -> subprocess.Popen:
     """A real `lzt` process: it is what receives the signal, and the model server is its child."""
-    return subprocess.Popen(lzt_command(*_generate_args(out)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        lzt_command(*_generate_args(out)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    )
 
 
 def _written(path: Path) -> int:
