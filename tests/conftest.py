@@ -7,18 +7,12 @@ import os
 import warnings
 
 import pytest
-import torch
 
 from support import COCO128, MODEL_CONFIGS, copy_photos
 
 # Set before any lzt import so that in-process code and CLI subprocesses see the tiny models.
 os.environ["LZT_MODEL_CONFIG_DIRS"] = str(MODEL_CONFIGS)
 os.environ.pop("LZT_PRETRAINED", None)
-# One intra-op thread in this process and its subprocesses: the tests' tensors are tiny, and on a
-# busy machine torch's threads wait on each other at every parallel section (measured on 2 cores
-# under load: 0.66 s on one thread against 5.4-9.6 s on two for the same training).
-os.environ["OMP_NUM_THREADS"] = "1"
-torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -261,9 +261,9 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-# Label sets of the killed `lzt generate` runs, killed once two are written: eight still to go, so
-# the run cannot end before the signal comes, even on a busy machine.
-CLI_SETS = 10
+# Label sets of the killed `lzt generate` runs, killed once two are written: six still to go, so
+# that the run is still going when the signal comes, even on a busy machine.
+CLI_SETS = 8
 
 
 def _generate_args(out: Path) -> list:
