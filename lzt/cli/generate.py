@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lzt.cli.app import EXIT_OK, app
 from lzt.cli.options import LLMOptions, Quiet, SamplingOptions, with_groups
 from lzt.cli.ui import Ui, console
-from lzt.config import LLMConfig
 from lzt.text import GenerationStats, generate_corpus, plan_requests
+from lzt.text.backends import writes_without_llm
 from lzt.text.generate import RequestEstimate, summary
 
 
@@ -52,13 +52,6 @@ def describe_estimate(estimate: RequestEstimate, kind: str, min_per_label: int) 
         f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion tokens; labels left with fewer "
         f"than {min_per_label} verified sentences get top-up requests on top"
     )
-
-
-def writes_without_llm(config: LLMConfig) -> bool:
-    """A writer that sends no prompt (template) costs nothing and uses no LLM."""
-    from lzt.text.backends import backend_kind
-
-    return backend_kind(config.kind).prompt(config) is None
 
 
 @app.command(

@@ -186,19 +186,20 @@ def open_cache(folder: str | Path, encoder_key: str) -> EmbeddingCache | None:
         return EmbeddingCache(folder, encoder_key)
     except (sqlite3.Error, OSError, LztError) as exc:
         if not _is_corrupt(exc):
-            warn(f"the embedding cache in {folder} cannot be used ({_reason(exc)}); tagging without it")
+            warn(f"the embedding cache in {folder} cannot be used ({failure_reason(exc)}); tagging without it")
             return None
         try:
             moved = _move_aside(folder / FILE_NAME)
             fresh = EmbeddingCache(folder, encoder_key)
         except (sqlite3.Error, OSError, LztError) as again:
-            warn(f"the embedding cache in {folder} is damaged and cannot be replaced ({_reason(again)}); tagging without it")
+            warn(f"the embedding cache in {folder} is damaged and cannot be replaced ({failure_reason(again)}); tagging without it")
             return None
-        warn(f"the embedding cache {folder / FILE_NAME} was damaged ({_reason(exc)}); moved it to {moved.name} and started a fresh one")
+        warn(f"the embedding cache {folder / FILE_NAME} was damaged ({failure_reason(exc)}); moved it to {moved.name} and started a fresh one")
         return fresh
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
+    """One short line about why the cache failed."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__

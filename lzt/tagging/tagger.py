@@ -29,7 +29,7 @@ from lzt.model.loading import PRETRAINED_ENV
 from lzt.progress import Progress, logger, no_progress
 from lzt.record import Record
 from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
-from lzt.tagging.cache import EmbeddingCache, open_cache
+from lzt.tagging.cache import EmbeddingCache, failure_reason, open_cache
 from lzt.tagging.decoding import prepare_image
 from lzt.tagging.discovery import PathBatches
 from lzt.tagging.scoring import Scorer
@@ -93,7 +93,7 @@ class Tagger:
         progress: reports building the default classifier (see lzt.progress)."""
         if classifier is None:
             encoder = load_encoder(model, pretrained, device)
-            logger.info(encoder.describe())
+            logger.info(encoder.describe())  # before a first build of the default, which takes a while
             loaded = default_classifier(encoder, progress=progress)
         else:
             loaded = classifier if isinstance(classifier, Classifier) else load_classifier(classifier)
@@ -248,7 +248,7 @@ class Tagger:
         try:
             self._cache.store(rows)
         except (sqlite3.Error, OSError) as exc:  # a full disk, a damaged file: the cache is optional
-            warn(f"the embedding cache {self._cache.path} stopped working ({str(exc).splitlines()[0][:160]}); tagging goes on without it")
+            warn(f"the embedding cache {self._cache.path} stopped working ({failure_reason(exc)}); tagging goes on without it")
             self._close_cache()
 
     # --- images and embeddings in memory ----------------------------------------------------

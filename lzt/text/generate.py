@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from lzt.errors import warn
 from lzt.files import user_cache_dir
 from lzt.progress import Progress, logger, no_progress
-from lzt.text.backends import BackendShape, LLMConfig, backend_kind, backend_shape, concurrency, create_backend
+from lzt.text.backends import BackendShape, LLMConfig, backend_kind, backend_shape, concurrency, create_backend, writes_without_llm
 from lzt.text.corpus import (
     CorpusEntry,
     CorpusPlan,
@@ -58,12 +58,13 @@ def generate_corpus(
     vocabulary = load_vocabulary(labels)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)  # before a model server is started for nothing
-    planned = plan_corpus(vocabulary, sentences, seed, min_per_label, backend_shape(llm))
-    if corpus_is_complete(planned, out):
-        return GenerationStats(requested_sets=len(planned.sets), already_done=len(planned.sets), complete_before=True)
+    # The shape is what the backend will be (name, prompt, batch size): the plan made from it is
+    # the backend's own, known before a model server is started for a finished file.
+    plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend_shape(llm))
+    if corpus_is_complete(plan, out):
+        return GenerationStats(requested_sets=len(plan.sets), already_done=len(plan.sets), complete_before=True)
     backend = create_backend(llm, seed)
     try:
-        plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend)
         logger.info(f"{backend.name}: {len(plan.sets)} label sets in {len(plan.requests())} requests -> {out}")
         stats = write_corpus(plan, backend, out, concurrency(llm), on_progress=on_progress)
     finally:
@@ -136,8 +137,7 @@ def obtain_corpus(
         entries = read_corpus(Path(corpus), vocabulary)
         logger.info(f"corpus: {corpus} ({len(entries)} verified sentences)")
         return entries, {"source": str(corpus)}
-    kind = backend_kind(llm.kind)
-    if kind.prompt(llm) is None:  # costs nothing: generated in memory every time
+    if writes_without_llm(llm):  # costs nothing: generated in memory every time
         backend = create_backend(llm, seed)
         try:
             plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend)

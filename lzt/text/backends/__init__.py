@@ -30,11 +30,16 @@ def create_backend(config: LLMConfig, seed: int = 0) -> SentenceBackend:
     return backend_kind(config.kind).create(config, seed)
 
 
+def writes_without_llm(config: LLMConfig) -> bool:
+    """True for writers that send no prompt (template): free, instant, no model to start."""
+    return backend_kind(config.kind).prompt(config) is None
+
+
 def concurrency(config: LLMConfig) -> int:
     return config.concurrency or backend_kind(config.kind).default_concurrency
 
 
 __all__ = [
     "BackendKind", "BackendShape", "LLMConfig", "SentenceBackend", "backend_kind", "backend_names",
-    "backend_shape", "concurrency", "create_backend", "register_backend",
+    "backend_shape", "concurrency", "create_backend", "register_backend", "writes_without_llm",
 ]
