@@ -285,3 +285,31 @@ class OutputOptions:
     def output_stream(self) -> TextIO:
         """Where stream formats print: `stream`, else sys.stdout."""
         return self.stream if self.stream is not None else sys.stdout
+
+
+DEFAULT_SHARD_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """Where and how the Ray engine runs.
+
+    address: None for $RAY_ADDRESS, else an embedded local Ray started for the run (loopback
+        only, no dashboard, stopped at the end); `auto`, `HOST:PORT` or `ray://HOST:PORT` joins a
+        running cluster. A program that already called ray.init() keeps its own session.
+    actors: encoder actors (one GPU each where the cluster has GPUs, else CPU actors).
+    object_store_memory: bytes of the embedded Ray's object store (None: a quarter of the
+        memory, at most 4 GiB; Ray's own default, 30% of memory in /dev/shm, starves the host).
+    num_cpus: logical CPUs of the embedded Ray (None: the cores plus one per actor, so that
+        actors never starve the decoding tasks)."""
+
+    address: str | None = None
+    actors: int = 1
+    object_store_memory: int | None = None
+    num_cpus: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.actors < 1:
+            raise UsageError("`RayConfig.actors` must be at least 1")
+        if self.object_store_memory is not None and self.object_store_memory < 80 * 2**20:
+            raise UsageError("`RayConfig.object_store_memory` must be at least 80 MiB (0.08 GiB; Ray's minimum)")

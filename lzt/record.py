@@ -14,11 +14,12 @@ if TYPE_CHECKING:  # a record is plain data: building or reading one needs no to
 
 @dataclass
 class Record:
-    """path: the file as found (relative stays relative); None for an image passed in memory.
+    """path: the file as found (relative stays relative); a string for what is not a local file
+    (a URI, a member of a tar shard: `shard.tar#name.jpg`); None for an image passed in memory.
     tags: best-first (label, score) pairs, or None when the image failed; error: the one-line
     reason it failed; scores: every label's score (C,), when asked for (`keep_scores`)."""
 
-    path: Path | None
+    path: Path | str | None
     tags: list[tuple[str, float]] | None = None
     error: str | None = None
     scores: torch.Tensor | None = None

@@ -39,6 +39,7 @@ FLAG_ALIASES = {
     "InputConfig.image_size": "--image-size", "InputConfig.resize": "--resize",
     "DecodeOptions.max_pixels": "--max-pixels", "DecodeOptions.decode_timeout": "--decode-timeout",
     "TrainConfig.seed": "--seed", "TrainConfig.epochs": "--epochs", "TrainConfig.noise_std": "--noise",
+    "RayConfig.actors": "--actors", "RayConfig.object_store_memory": "--object-store-memory", "RayConfig.address": "--ray-address",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",
 }
 _LIBRARY_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")

@@ -24,6 +24,7 @@ import typer
 
 from lzt.config import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_SHARD_SIZE,
     Calibration,
     DecodeOptions,
     InputConfig,
@@ -32,6 +33,7 @@ from lzt.config import (
     MappingConfig,
     OnExisting,
     OutputOptions,
+    RayConfig,
     Resize,
     ScoringConfig,
     Selection,
@@ -231,6 +233,34 @@ class OutputFormatOptions:
 
     def config(self) -> OutputOptions:
         return OutputOptions(None, self.caption_ext, self.on_existing, self.xmp_naming, self.xmp_parent)
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+@dataclass
+class EngineOptions:
+    """Sharded runs (Parquet shards under --out; see README "Past one machine")."""
+
+    engine: Annotated[Engine, typer.Option("--engine", help="local (this process; the default) or ray (Ray Data: an embedded local Ray, or the cluster of --ray-address). ray needs --out.")] = Engine.local
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Folder (or s3://, gs://, file:// URI) for Parquet shards instead of stdout/sidecars; a re-run resumes it.")] = None
+    manifest: Annotated[Optional[str], typer.Option("--manifest", help="File listing the inputs: text (one path or URI per line) or Parquet (a `path` column). Needs --out.")] = None
+    from_embeddings: Annotated[Optional[str], typer.Option("--from-embeddings", help="Re-score the embeddings stored in this shard folder with --classifier (global branch only; no pixels read).")] = None
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", envvar="RAY_ADDRESS", help="auto, HOST:PORT or ray://HOST:PORT of a Ray cluster (default: $RAY_ADDRESS, else an embedded local Ray).")] = None
+    actors: Annotated[int, typer.Option("--actors", min=1, help="Encoder actors on Ray (one GPU each where the cluster has GPUs).")] = RayConfig().actors
+    shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Images per shard: the unit of work, output and resume.")] = DEFAULT_SHARD_SIZE
+    embeddings: Annotated[bool, typer.Option("--embeddings/--no-embeddings", help="Store each image's global embedding (float16) in the shards, for --from-embeddings.")] = True
+    object_store_memory: Annotated[Optional[float], typer.Option("--object-store-memory", min=0.08, help="GiB of object store for the embedded Ray (default: a quarter of the memory, at most 4).")] = None
+
+    @property
+    def sharded(self) -> bool:
+        return self.out is not None or self.engine is Engine.ray or self.manifest is not None
+
+    def ray(self) -> RayConfig:
+        memory = None if self.object_store_memory is None else int(self.object_store_memory * 2**30)
+        return RayConfig(self.ray_address, self.actors, memory)
 
 
 @dataclass

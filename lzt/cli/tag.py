@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Iterable, List, Optional
+from typing import TYPE_CHECKING, Annotated, Iterable, List, Optional
 
 import typer
 
 from lzt.cli.app import EXIT_OK, EXIT_SKIPPED, app
 from lzt.cli.options import (
+    DEFAULT_FORMAT,
     CacheOptions,
     DecodingOptions,
     DiscoveryOptions,
+    Engine,
+    EngineOptions,
     InputOptions,
     ModelOptions,
     OutputFormatOptions,
@@ -25,13 +29,17 @@ from lzt.cli.ui import State, Ui
 from lzt.output import WriteError, Writer, make_writer
 from lzt.record import Record
 
+if TYPE_CHECKING:
+    from lzt.engines import ShardRun
 
-def existing_paths(paths: list[Path]) -> list[Path]:
-    """A path named on the command line must exist (a broken symlink does: it gets a record)."""
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
+
+def existing_paths(paths: list[str] | None) -> list[str]:
+    """A path named on the command line must exist (a broken symlink does: it gets a record);
+    URIs (s3://, file://) are checked by the sharded engines that read them."""
+    for path in paths or []:
+        if "://" not in path and not Path(path).exists() and not Path(path).is_symlink():
             raise typer.BadParameter(f"no such file or folder: {path}")
-    return paths
+    return paths or []
 
 
 def write_records(records: Iterable[Record], writer: Writer, ui: Ui) -> tuple[int, int]:
@@ -65,7 +73,7 @@ def write_records(records: Iterable[Record], writer: Writer, ui: Ui) -> tuple[in
 )
 @with_groups
 def tag(
-    paths: Annotated[List[Path], typer.Argument(help="Image files and folders (searched recursively).", show_default=False, callback=existing_paths)],
+    paths: Annotated[Optional[List[str]], typer.Argument(help="Image files and folders (searched recursively); with --out also .tar shards and s3://, gs://, file:// URIs.", show_default=False, callback=existing_paths)] = None,
     classifier: Annotated[Optional[Path], typer.Option("--classifier", "-c", help="Classifier file made by `lzt build-classifier` (default: the built-in `everyday` classifier for --model, built once and cached).")] = None,
     *,
     selection: SelectionOptions,
@@ -76,10 +84,19 @@ def tag(
     input: InputOptions,
     cache: CacheOptions,
     model: ModelOptions,
+    engine: EngineOptions,
     quiet: Quiet = False,
 ) -> int:
-    """Tag images: one JSON line per image on stdout (or caption/XMP files beside them)."""
+    """Tag images: one JSON line per image on stdout (or caption/XMP files beside them), or
+    Parquet shards under --out (on Ray with --engine ray)."""
     ui = Ui(quiet)
+    paths = paths or []
+    if engine.from_embeddings is not None:
+        return rescore_command(engine, classifier, selection, output, scoring, model, ui)
+    if engine.sharded:
+        return shards_command(paths, classifier, engine, selection, output, decoding, discovery, scoring, input, model, ui)
+    if not paths:
+        raise typer.BadParameter("give image files or folders to tag (or --manifest with --out)", param_hint="PATHS")
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
         writer = make_writer(output.format.value, output.config())
         records = tagger.tag(
@@ -89,3 +106,67 @@ def tag(
         done, skipped = write_records(records, writer, ui)
     ui.info(f"tagged {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _check_sharded(engine: EngineOptions, output: OutputFormatOptions) -> None:
+    if engine.out is None:
+        reason = "--engine ray" if engine.engine is Engine.ray else "--manifest"
+        raise typer.BadParameter(f"{reason} writes Parquet shards: give --out DIR", param_hint="--out")
+    if output.format.value != DEFAULT_FORMAT.value:
+        raise typer.BadParameter("--out writes Parquet shards; turn them into other formats with `lzt export`", param_hint="--format")
+
+
+def _report(run: ShardRun, what: str, ui: Ui) -> int:
+    for path, reason in run.error_samples:
+        ui.warn(f"skipped {path}: {State.translate(reason)}")
+    if run.errors > len(run.error_samples):
+        ui.warn(f"... and {run.errors - len(run.error_samples)} more (the `error` column of the shards lists them all)")
+    resumed = f"; {run.skipped} shards were already done" if run.skipped else ""
+    ui.info(f"{what} {run.images - run.errors} of {run.images} images into {run.out} ({run.shards} shards, {run.seconds:.1f} s{resumed})")
+    return EXIT_SKIPPED if run.errors else EXIT_OK
+
+
+def shards_command(
+    paths: list[str], classifier: Path | None, engine: EngineOptions, selection: SelectionOptions, output: OutputFormatOptions,
+    decoding: DecodingOptions, discovery: DiscoveryOptions, scoring: ScoringOptions, input: InputOptions, model: ModelOptions, ui: Ui,
+) -> int:
+    """`lzt tag ... --out DIR`: Parquet shards, in this process or on Ray."""
+    from lzt.engines import tag_shards
+
+    _check_sharded(engine, output)
+    if engine.engine is Engine.ray and model.device == "auto":
+        model = replace(model, device="cpu")  # the driver's copy only checks and describes; actors load their own
+    with load_tagger(classifier, model, scoring, input, CacheOptions(no_cache=True), ui.progress) as tagger:
+        run = tag_shards(
+            paths, engine.out or "", tagger, manifest=engine.manifest, engine=engine.engine.value, ray=engine.ray(),
+            selection=selection.config(tagger.labels), decoding=decoding.config(), batch_size=decoding.batch_size,
+            shard_size=engine.shard_size, embeddings=engine.embeddings, exclude=discovery.exclude,
+            include_hidden=discovery.include_hidden, progress=ui.progress,
+        )
+    return _report(run, "tagged", ui)
+
+
+def rescore_command(
+    engine: EngineOptions, classifier: Path | None, selection: SelectionOptions, output: OutputFormatOptions, scoring: ScoringOptions,
+    model: ModelOptions, ui: Ui,
+) -> int:
+    """`lzt tag --from-embeddings DIR`: new tags for stored embeddings, as records or shards."""
+    from lzt.engines import rescore, rescore_shards
+
+    if classifier is None:
+        raise typer.BadParameter("--from-embeddings re-scores with another classifier: give --classifier", param_hint="--classifier")
+    if engine.manifest is not None:
+        raise typer.BadParameter("--from-embeddings reads its shard folder; it takes no --manifest", param_hint="--manifest")
+    with load_tagger(classifier, model, scoring, InputOptions(), CacheOptions(no_cache=True), ui.progress) as tagger:
+        chosen = selection.config(tagger.labels)
+        if engine.out is None and engine.engine is Engine.local:
+            writer = make_writer(output.format.value, output.config())
+            done, skipped = write_records(rescore(engine.from_embeddings or "", tagger, chosen), writer, ui)
+            ui.info(f"re-scored {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
+            return EXIT_SKIPPED if skipped else EXIT_OK
+        _check_sharded(engine, output)
+        run = rescore_shards(
+            engine.from_embeddings or "", engine.out or "", tagger, engine=engine.engine.value, ray=engine.ray(), selection=chosen,
+            progress=ui.progress,
+        )
+    return _report(run, "re-scored", ui)

@@ -15,7 +15,7 @@ from lzt.output.base import Format, register_format
 from lzt.record import Record
 
 
-def display_path(path: Path | None) -> str:
+def display_path(path: Path | str | None) -> str:
     """Paths as given (relative stays relative); undecodable bytes survive as escapes."""
     return "" if path is None else os.fsdecode(path)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import codecs
 import errno
 import importlib.util
+import io
 import os
 import signal
 import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 import torch
@@ -46,16 +47,21 @@ class DecodeTimeout(BaseException):
 HEIF_AVAILABLE = importlib.util.find_spec("pillow_heif") is not None
 
 
-def _open_heif(path: Path, max_pixels: int) -> Image.Image | None:
+def _open_heif(source: Path | BinaryIO, max_pixels: int) -> Image.Image | None:
     """A HEIF file as a Pillow image, or None when it is not one (or the extra is missing).
     to_pillow() decodes the whole image: the pixel limit is checked on the header before it."""
     if not HEIF_AVAILABLE:
         return None
     import pillow_heif
 
-    if not pillow_heif.is_supported(str(path)):
+    fp = str(source) if isinstance(source, Path) else source
+    if not isinstance(source, Path):
+        source.seek(0)
+    if not pillow_heif.is_supported(fp):
         return None
-    heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=True)
+    if not isinstance(source, Path):
+        source.seek(0)
+    heif = pillow_heif.open_heif(fp, convert_hdr_to_8bit=True)
     width, height = heif.size
     if width * height > max_pixels:
         raise _too_many_pixels(width, height, max_pixels)
@@ -119,10 +125,14 @@ def _check_file(path: Path) -> None:
         raise DecodeError("empty file (0 bytes)")
 
 
-def _looks_like_text(path: Path) -> bool:
+def _looks_like_text(source: Path | BinaryIO) -> bool:
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
+        if isinstance(source, Path):
+            with open(source, "rb") as handle:
+                head = handle.read(512)
+        else:
+            source.seek(0)
+            head = source.read(512)
     except OSError:
         return False
     try:  # incremental: a character cut at byte 512 is not a decoding error
@@ -132,10 +142,10 @@ def _looks_like_text(path: Path) -> bool:
     return bool(text) and all(c.isprintable() or c.isspace() for c in text)
 
 
-def _unidentified_reason(path: Path) -> str:
-    if path.suffix.lower() in (".heic", ".heif") and not HEIF_AVAILABLE:
+def _unidentified_reason(source: Path | BinaryIO, name: str) -> str:
+    if Path(name).suffix.lower() in (".heic", ".heif") and not HEIF_AVAILABLE:
         return "HEIC/HEIF needs the optional extra: pip install 'lzt[heif]'"
-    if _looks_like_text(path):
+    if _looks_like_text(source):
         return "not an image (a text or HTML file)"
     return "not an image, or a format Pillow cannot read"
 
@@ -205,14 +215,14 @@ def _too_many_pixels(width: int, height: int, limit: int) -> DecodeError:
     return DecodeError(f"too many pixels: {width}x{height} exceeds the {limit:,}-pixel limit (`DecodeOptions.max_pixels`)")
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
+def _open(source: Path | BinaryIO, max_pixels: int, name: str) -> Image.Image:
     """Open (headers only) with Pillow, else as HEIF; DecodeError when neither can."""
     try:
-        return Image.open(path)
+        return Image.open(source)
     except UnidentifiedImageError:
-        image = _open_heif(path, max_pixels)
+        image = _open_heif(source, max_pixels)
         if image is None:
-            raise DecodeError(_unidentified_reason(path)) from None
+            raise DecodeError(_unidentified_reason(source, name)) from None
         return image
     except Image.DecompressionBombError as exc:
         # Pillow's own limit (PIL.Image.MAX_IMAGE_PIXELS, the host program's setting) refused it
@@ -220,12 +230,12 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         raise DecodeError(f"too many pixels: refused by Pillow's limit ({str(exc).splitlines()[0][:120]})") from None
 
 
-def _open_upright_rgb(path: Path, options: DecodeOptions, draft_size: int) -> Image.Image:
+def _open_upright_rgb(source: Path | BinaryIO, options: DecodeOptions, draft_size: int, name: str) -> Image.Image:
     """Decode the first frame, upright and RGB, refusing decompression bombs before decoding."""
     # Pillow's own warnings (odd EXIF, palette transparency, its bomb warning) are left to the
     # host program's warning filters: silencing them here would change them process-wide, and
     # not thread-safely. The `lzt` command ignores them.
-    image = _open(path, options.max_pixels)
+    image = _open(source, options.max_pixels, name)
     with image:
         if image.width * image.height > options.max_pixels:
             raise _too_many_pixels(image.width, image.height, options.max_pixels)
@@ -244,7 +254,17 @@ def decode_image(path: Path, spec: PreprocessSpec, options: DecodeOptions = Deco
     with _deadline(options.decode_timeout):
         path = Path(path)
         _check_file(path)
-        return _model_input(_open_upright_rgb(path, options, spec.image_size * 2), spec)
+        return _model_input(_open_upright_rgb(path, options, spec.image_size * 2, path.name), spec)
+
+
+def decode_image_bytes(data: bytes, spec: PreprocessSpec, options: DecodeOptions = DecodeOptions(), name: str = "") -> torch.Tensor:
+    """An image file's bytes (a member of a tar shard, an object read from a bucket) -> uint8
+    (3, S, S), with the same checks and errors as decode_image. `name` (the file name) only
+    words the error for a HEIC file without the extra."""
+    with _deadline(options.decode_timeout):
+        if not data:
+            raise DecodeError("empty file (0 bytes)")
+        return _model_input(_open_upright_rgb(io.BytesIO(data), options, spec.image_size * 2, name), spec)
 
 
 def _model_input(rgb: Image.Image, spec: PreprocessSpec) -> torch.Tensor:

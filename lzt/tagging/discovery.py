@@ -26,7 +26,7 @@ def _is_linked_folder(entry: os.DirEntry) -> bool:
         return False
 
 
-def _walk(folder: Path, patterns: Sequence[str], hidden: bool) -> Iterator[Path]:
+def _walk(folder: Path, patterns: Sequence[str], hidden: bool, extensions: frozenset[str]) -> Iterator[Path]:
     """Depth-first, names sorted: a deterministic order. Symlinked folders are not followed
     (no loops, no duplicates); symlinked files are yielded and fail at decode time if broken.
     A folder named like an image (`x.jpg/`) is a folder: searched, never decoded."""
@@ -44,22 +44,24 @@ def _walk(folder: Path, patterns: Sequence[str], hidden: bool) -> Iterator[Path]
         except OSError:
             is_dir = False
         if is_dir:
-            yield from _walk(path, patterns, hidden)
-        elif path.suffix.lower() in IMAGE_EXTENSIONS and not _is_linked_folder(entry):
+            yield from _walk(path, patterns, hidden, extensions)
+        elif path.suffix.lower() in extensions and not _is_linked_folder(entry):
             yield path
 
 
 def discover(
-    paths: Iterable[Path | str], exclude: Sequence[str] = (), include_hidden: bool = False
+    paths: Iterable[Path | str], exclude: Sequence[str] = (), include_hidden: bool = False,
+    extensions: frozenset[str] = IMAGE_EXTENSIONS,
 ) -> Iterator[Path]:
     """Image files under the given files and folders, streamed in a deterministic order.
     A folder named explicitly is searched even if it is a symlink; a file named explicitly is
-    always yielded, whatever its extension (missing or broken, it gets an error record)."""
+    always yielded, whatever its extension (missing or broken, it gets an error record).
+    `extensions`: the file suffixes searched for in folders (the Ray engine adds `.tar`)."""
     patterns = (*DEFAULT_EXCLUDES, *exclude)
     for given in paths:
         given = Path(given)
         if given.is_dir():
-            yield from _walk(given, patterns, include_hidden)
+            yield from _walk(given, patterns, include_hidden, extensions)
         else:
             yield given
 

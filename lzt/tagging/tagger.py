@@ -276,10 +276,16 @@ class Tagger:
             raise InputError("expected at least one image, got an empty batch")
         return torch.stack([prepare_image(image, self.encoder.preprocess) for image in images])
 
-    def score_embeddings(self, global_embeddings: torch.Tensor, local_embeddings: torch.Tensor | None = None) -> torch.Tensor:
-        """Embeddings you already have (from this model and weights; normalised here) -> (B, C)
-        scores, mapped, fused and calibrated like `tag`'s. Without `local_embeddings` only the
-        global branch scores (the local branch needs per-patch embeddings)."""
+    def score_embeddings(
+        self, global_embeddings: torch.Tensor, local_embeddings: torch.Tensor | None = None, *, normalize: bool = True,
+    ) -> torch.Tensor:
+        """Embeddings you already have (from this model and weights) -> (B, C) scores, mapped,
+        fused and calibrated like `tag`'s. Without `local_embeddings` only the global branch
+        scores (the local branch needs per-patch embeddings).
+
+        normalize: scale rows to unit length first. False for embeddings as lzt itself returns
+        and stores them (`embed`, Parquet shards: unit rows rounded to float16), which `tag`
+        scores as they are: the scores then match `tag`'s to the last digit."""
         dim = self.classifier.embed_dim
         if not isinstance(global_embeddings, torch.Tensor) or global_embeddings.ndim != 2 or global_embeddings.shape[1] != dim:
             shape = tuple(global_embeddings.shape) if isinstance(global_embeddings, torch.Tensor) else type(global_embeddings).__name__
@@ -293,8 +299,10 @@ class Tagger:
                 raise InputError(
                     f"expected local embeddings of shape ({global_embeddings.shape[0]}, tokens, {dim}), got {tuple(local_embeddings.shape)}"
                 )
-            local_embeddings = F.normalize(local_embeddings.float().to(self.device), dim=-1)
-        global_embeddings = F.normalize(global_embeddings.float().to(self.device), dim=-1)
+            local_embeddings = local_embeddings.float().to(self.device)
+            local_embeddings = F.normalize(local_embeddings, dim=-1) if normalize else local_embeddings
+        global_embeddings = global_embeddings.float().to(self.device)
+        global_embeddings = F.normalize(global_embeddings, dim=-1) if normalize else global_embeddings
         return self._scorer.score(global_embeddings, local_embeddings)
 
     def tag_images(

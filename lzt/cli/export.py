@@ -1,0 +1,39 @@
+"""`lzt export`: Parquet shards (`lzt tag --out`) into the other output formats, model-free."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lzt.cli.app import EXIT_OK, EXIT_SKIPPED, app
+from lzt.cli.options import OutputFormatOptions, Quiet, with_groups
+from lzt.cli.tag import write_records
+from lzt.cli.ui import Ui
+from lzt.output import get_format, make_writer
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lzt export out/ > tags.jsonl\n\n"
+        "  lzt export out/ --format xmp --on-existing append"
+    )
+)
+@with_groups
+def export(
+    folder: Annotated[str, typer.Argument(help="Folder (or URI) of Parquet shards written by `lzt tag --out`.", show_default=False)],
+    *,
+    output: OutputFormatOptions,
+    quiet: Quiet = False,
+) -> int:
+    """Write the tags stored in Parquet shards as JSON Lines, CSV, caption files or XMP sidecars
+    (the same output and merge rules as `lzt tag --format`), without running the model."""
+    from lzt.engines import read_shards, sidecar_records
+
+    ui = Ui(quiet)
+    file_writer = not get_format(output.format.value).stream
+    records = sidecar_records(folder) if file_writer else read_shards(folder)
+    done, skipped = write_records(records, make_writer(output.format.value, output.config()), ui)
+    ui.info(f"exported {done - skipped} of {done} records" + (f"; {skipped} skipped" if skipped else ""))
+    return EXIT_SKIPPED if skipped else EXIT_OK

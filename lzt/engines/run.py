@@ -1,0 +1,352 @@
+"""Sharded runs: tag files into Parquet shards (on Ray or in this process), re-score stored
+embeddings with another classifier, and resume either after any interruption.
+
+    with Tagger.load("coco.lzt", device="cpu") as tagger:              # the actors load their own
+        run = tag_shards(["photos/"], "out/", tagger)                     # an embedded local Ray
+        run = tag_shards(..., ray=RayConfig(address="auto", actors=8))    # a cluster, 8 GPU actors
+    for record in read_shards("out/"): ...                                 # Records, as `tag` gives
+    with Tagger.load("new.lzt") as tagger:
+        records = rescore("out/", tagger)                                  # new tags, no pixels
+
+An output folder belongs to one run: `_lzt/job.json` records what produced it (inputs, model,
+classifier, selection, scoring), and a re-run with the same settings only does the shards that are
+missing; different settings are refused rather than mixed into one output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+from lzt.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_SHARD_SIZE,
+    DecodeOptions,
+    InputConfig,
+    RayConfig,
+    Resize,
+    Selection,
+)
+from lzt.engines.manifest import Shard, iter_sources, listed_shards, write_manifest
+from lzt.engines.shards import (
+    JOB_FILE,
+    ShardJob,
+    ShardTagger,
+    embeddings_of,
+    job_base,
+    output_shards,
+    read_shard,
+    records_of,
+    shard_schema,
+    store_classifier,
+    write_shard,
+)
+from lzt.engines.store import Store
+from lzt.errors import UsageError
+from lzt.progress import Progress, logger, no_progress
+from lzt.record import Record
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lzt.tagging import Tagger
+
+ENGINES = ("ray", "local")
+FIRST_WAVE_WAIT = 2.0  # seconds the first wave waits for the listing to finish (small jobs: one wave)
+MAX_WAVE = 4096  # shards per Ray Data execution (a few seconds of planning each)
+RESCORE_CHUNK = 65536  # embeddings scored at once when re-scoring
+
+
+@dataclass
+class ShardRun:
+    """What a sharded run did. `shards`: in the output now; `skipped`: already there before
+    (a resumed run); `images`/`errors`: rows written by this run; `error_samples`: a few
+    (path, reason) pairs of the error rows (all are in the shards' `error` column)."""
+
+    out: str
+    shards: int = 0
+    skipped: int = 0
+    images: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    error_samples: list[tuple[str, str]] = field(default_factory=list)
+
+
+# --- tagging --------------------------------------------------------------------------------------
+
+
+def tag_shards(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    tagger: Tagger,
+    *,
+    manifest: str | os.PathLike | None = None,
+    engine: str = "ray",
+    ray: RayConfig = RayConfig(),
+    selection: Selection = Selection(),
+    decoding: DecodeOptions = DecodeOptions(),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    embeddings: bool = True,
+    exclude: Sequence[str] = (),
+    include_hidden: bool = False,
+    progress: Progress = no_progress,
+) -> ShardRun:
+    """Tag every image under `paths` (files, folders, `.tar` webdataset shards, URIs) and the
+    entries of `manifest` into Parquet shards under `out` (see lzt.engines.shards for the columns),
+    resuming what an earlier run with the same settings left unfinished.
+
+    tagger: the classifier, model, weights, scoring and input size to use. With engine `ray`
+        each actor loads its own copy (on a GPU where the cluster has them), so the driver's
+        Tagger can be loaded with `device="cpu"`.
+    engine: `ray` (Ray Data: an embedded local Ray, or the cluster of `ray.address`) or `local`
+        (this process, decoding one file at a time: small jobs and tests).
+    shard_size: images per shard, the unit of work, output and resume.
+    embeddings: store each image's global embedding (float16) for `rescore` and search.
+    The other arguments are those of Tagger.tag."""
+    if engine not in ENGINES:
+        raise UsageError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if not paths and manifest is None:
+        raise UsageError("nothing to tag: no files or folders given, and no `manifest`")
+    if not os.fspath(out):
+        raise UsageError("`out` is required: the folder of the Parquet shards")
+    if batch_size < 1 or shard_size < 1:
+        raise UsageError("`batch_size` and `shard_size` must be at least 1")
+    selection.check(tagger.labels)
+    started = time.perf_counter()
+    store = Store(out)
+    spec = tagger.encoder.preprocess
+    job = ShardJob(
+        tagger.classifier, tagger.encoder.name, tagger.encoder.pretrained, tagger.scoring,
+        InputConfig(spec.image_size, Resize(spec.resize_mode)), selection, decoding, batch_size, embeddings,
+    )
+    identity = {
+        "kind": "tag", "inputs": [os.fspath(p) for p in paths], "manifest": None if manifest is None else os.fspath(manifest),
+        "base": job.base, "shard_size": shard_size, "exclude": list(exclude), "include_hidden": include_hidden,
+        "model": tagger.encoder.identity, "classifier": tagger.classifier.signed_manifest()["sha256"],
+        "selection": repr(selection), "scoring": repr(tagger.scoring), "embeddings": embeddings,
+    }
+    claim_output(store, identity)
+    store_classifier(store, tagger.classifier)
+    listed = listed_shards(store)
+    shards: Iterable[Shard] = listed if listed is not None else write_manifest(
+        store, iter_sources(paths, manifest, exclude, include_hidden), shard_size
+    )
+    run = ShardRun(store.location)
+    done = set(output_shards(store))
+    if engine == "local":
+        from lzt.engines.cluster import write_locally
+
+        shard_tagger = ShardTagger.from_tagger(job, tagger)
+        with progress("tagging", None, "images") as advance:
+            for shard in shards:
+                if shard.output_file in done:
+                    run.skipped += 1
+                    continue
+                _count(run, write_locally(shard, shard_tagger, store, spec, job), advance)
+    else:
+        job.classifier = store.location  # the actors read it from the run's folder, not from Ray's object store
+        _run_on_ray(shards, done, job, store, spec, ray, run, progress)
+    run.shards = len(output_shards(store))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _count(run: ShardRun, row: dict, advance: Callable[[int], None]) -> None:
+    run.images += row["images"]
+    run.errors += row["errors"]
+    run.error_samples.extend((str(p), str(e)) for p, e in row["samples"][: max(0, 20 - len(run.error_samples))])
+    advance(row["images"])
+
+
+def _run_on_ray(
+    shards: Iterable[Shard], done: set[str], job: ShardJob, store: Store, spec: Any, config: RayConfig, run: ShardRun,
+    progress: Progress,
+) -> None:
+    from lzt.engines.cluster import ray_session, run_wave
+
+    with contextlib.ExitStack() as stack, progress("tagging", None, "images") as advance:
+        ray = None  # started at the first shard left to do: a finished run's re-run starts nothing
+        for wave in _waves(shards):
+            pending = [shard for shard in wave if shard.output_file not in done]
+            run.skipped += len(wave) - len(pending)
+            if not pending:
+                continue
+            if ray is None:
+                ray = stack.enter_context(ray_session(config))
+            logger.info(f"tagging {len(pending)} shards on Ray ({len(wave) - len(pending)} already done)")
+            for row in run_wave(ray, pending, job, store.location, spec, config):
+                _count(run, row, advance)
+
+
+def _waves(shards: Iterable[Shard]) -> Iterator[list[Shard]]:
+    """Shards in batches for Ray: whatever the listing has produced so far (it runs in a thread,
+    so tagging starts before a huge listing ends), at most MAX_WAVE at a time."""
+    if isinstance(shards, list):  # a finished manifest
+        for start in range(0, len(shards), MAX_WAVE):
+            yield shards[start : start + MAX_WAVE]
+        return
+    found: queue.Queue = queue.Queue()
+    end = object()
+
+    def list_all() -> None:
+        try:
+            for shard in shards:
+                found.put(shard)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            found.put(exc)
+        found.put(end)
+
+    threading.Thread(target=list_all, name="lzt-listing", daemon=True).start()
+    deadline = time.monotonic() + FIRST_WAVE_WAIT
+    finished = False
+    while not finished:
+        wave: list[Shard] = []
+        while len(wave) < MAX_WAVE:
+            try:
+                if not wave:  # a wave starts with whatever comes next, however long the listing takes
+                    item = found.get()
+                elif deadline:  # the first wave waits a little: a small job runs as one wave
+                    item = found.get(timeout=max(0.0, deadline - time.monotonic()))
+                else:  # later waves take what is there
+                    item = found.get_nowait()
+            except queue.Empty:
+                break
+            if item is end:
+                finished = True
+                break
+            if isinstance(item, BaseException):
+                raise item
+            wave.append(item)
+        deadline = 0.0
+        if wave:
+            yield wave
+
+
+def claim_output(store: Store, identity: dict[str, Any]) -> None:
+    """Record what produces this folder, or refuse a folder that another run produced."""
+    if store.exists(JOB_FILE):
+        recorded = json.loads(store.read_bytes(JOB_FILE))
+        different = sorted(key for key in set(recorded) | set(identity) if recorded.get(key) != identity.get(key))
+        if different:
+            raise UsageError(
+                f"{store.location} holds the output of another run (it differs in: {', '.join(different)}); "
+                "choose another `out`, or delete that folder to start again"
+            )
+        return
+    store.write_bytes(JOB_FILE, json.dumps(identity, indent=2, sort_keys=True).encode())
+
+
+# --- re-scoring stored embeddings -----------------------------------------------------------------
+
+
+def _check_rescoring(source: Store, tagger: Tagger) -> None:
+    """The stored embeddings must exist and come from the tagger's model and weights."""
+    names = output_shards(source)
+    if not names:
+        raise UsageError(f"no shards (part-*.parquet) under {source.location}")
+    first = read_shard(source, names[0])
+    if "embedding" not in first.schema.names:
+        raise UsageError(f"{source.location} was written without embeddings (`embeddings` False): re-scoring needs them")
+    stored = first.column("model")[0].as_py() if len(first) else tagger.encoder.identity
+    model_name, weights = stored.split("|")[:2]
+    if (model_name, weights) != tuple(tagger.encoder.identity.split("|")[:2]):
+        raise UsageError(
+            f"the stored embeddings come from {model_name} ({weights}); this classifier is loaded with "
+            f"{tagger.encoder.name} ({tagger.encoder.pretrained_id}): give a classifier of that model"
+        )
+    if tagger.uses_local_branch:
+        logger.info("re-scoring uses the global branch only: shards store no per-patch embeddings")
+
+
+def _rescored_table(tagger: Tagger, table: pa.Table, selection: Selection, classifier_id: str) -> pa.Table:
+    import pyarrow as pa
+    import torch
+
+    from lzt.tagging import select_tags
+
+    values, has = embeddings_of(table)
+    rows = [i for i in range(len(values)) if has[i]]
+    tags: list[Any] = [None] * len(values)
+    for start in range(0, len(rows), RESCORE_CHUNK):
+        chunk = rows[start : start + RESCORE_CHUNK]
+        scores = tagger.score_embeddings(torch.from_numpy(values[chunk].astype("float32")), normalize=False)  # as `tag` scored them
+        for position, row in zip(chunk, select_tags(scores, tagger.labels, selection)):
+            tags[position] = [{"label": label, "score": score} for label, score in row]
+    schema = shard_schema(tagger.classifier.embed_dim, True)
+    return table.set_column(
+        schema.get_field_index("tags"), schema.field("tags"), pa.array(tags, type=schema.field("tags").type)
+    ).set_column(schema.get_field_index("classifier"), schema.field("classifier"), pa.array([classifier_id] * len(values), pa.string()))
+
+
+def rescore(source: str | os.PathLike, tagger: Tagger, selection: Selection = Selection()) -> Iterator[Record]:
+    """Records for the embeddings stored under `source` (shards of `tag_shards`), scored by the
+    tagger's classifier without decoding or encoding a pixel. Global branch only (no per-patch
+    embeddings are stored). The tagger must use the model and weights that made them."""
+    store = Store(source)
+    _check_rescoring(store, tagger)
+    selection.check(tagger.labels)
+    classifier_id = tagger.classifier.signed_manifest()["sha256"]
+    for name in output_shards(store):
+        yield from records_of(_rescored_table(tagger, read_shard(store, name), selection, classifier_id))
+
+
+def rescore_shards(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    tagger: Tagger,
+    *,
+    engine: str = "local",
+    ray: RayConfig = RayConfig(),
+    selection: Selection = Selection(),
+    progress: Progress = no_progress,
+) -> ShardRun:
+    """Like `rescore`, writing shards of the same names under `out` (embeddings carried over),
+    in this process (`local`) or on Ray; resumable like `tag_shards`."""
+    if engine not in ENGINES:
+        raise UsageError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
+    started = time.perf_counter()
+    source_store, target = Store(source), Store(out)
+    _check_rescoring(source_store, tagger)
+    selection.check(tagger.labels)
+    classifier_id = tagger.classifier.signed_manifest()["sha256"]
+    claim_output(target, {
+        "kind": "rescore", "source": source_store.location, "base": job_base(source_store), "classifier": classifier_id,
+        "selection": repr(selection), "scoring": repr(tagger.scoring),
+    })
+    store_classifier(target, tagger.classifier)
+    done = set(output_shards(target))
+    names = output_shards(source_store)
+    pending = [name for name in names if name not in done]
+    run = ShardRun(target.location, skipped=len(names) - len(pending))
+    with progress("re-scoring", None, "images") as advance:
+        if engine == "local":
+            for name in pending:
+                table = _rescored_table(tagger, read_shard(source_store, name), selection, classifier_id)
+                write_shard(target, name.removeprefix("part-").removesuffix(".parquet"), table)
+                _count(run, _summary(table), advance)
+        else:
+            from lzt.engines.cluster import ray_session, rescore_wave
+
+            with contextlib.ExitStack() as stack:
+                session = stack.enter_context(ray_session(ray)) if pending else None
+                for start in range(0, len(pending), MAX_WAVE):
+                    wave = pending[start : start + MAX_WAVE]
+                    for row in rescore_wave(session, wave, tagger, source_store.location, target.location, selection, ray):
+                        _count(run, row, advance)
+    run.shards = len(output_shards(target))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _summary(table: pa.Table) -> dict:
+    errors = table.column("error").to_pylist()
+    paths = table.column("path").to_pylist()
+    failed = [(p, e) for p, e in zip(paths, errors) if e is not None]
+    return {"images": len(errors), "errors": len(failed), "samples": failed[:3]}
