@@ -31,6 +31,7 @@ from lzt.config import (
     MappingConfig,
     OnExisting,
     OutputOptions,
+    RayConfig,
     Resize,
     ScoringConfig,
     Selection,
@@ -61,6 +62,8 @@ _LAZY = {
     "load_encoder": "lzt.model.loading", "ClipEncoder": "lzt.model.encoder",
     "evaluate": "lzt.eval.evaluate", "Evaluation": "lzt.eval.evaluate", "EvalResult": "lzt.eval.metrics",
     "make_writer": "lzt.output", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
+    "tag_shards": "lzt.engines.run", "rescore": "lzt.engines.run", "rescore_shards": "lzt.engines.run",
+    "ShardRun": "lzt.engines.run", "read_shards": "lzt.engines.shards",
 }
 
 __all__ = [
@@ -74,6 +77,8 @@ __all__ = [
     "load_encoder", "ClipEncoder",
     # evaluation
     "evaluate", "Evaluation", "EvalResult",
+    # sharded runs (Ray Data, Parquet shards)
+    "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
     # output
     "make_writer", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
     # errors and warnings
@@ -97,6 +102,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads them
     from lzt.classifier.artifact import BuildReport, Classifier, load_classifier, save_classifier
     from lzt.classifier.build import build_classifier
+    from lzt.engines.run import ShardRun, rescore, rescore_shards, tag_shards
+    from lzt.engines.shards import read_shards
     from lzt.eval.evaluate import Evaluation, evaluate
     from lzt.eval.metrics import EvalResult
     from lzt.model.encoder import ClipEncoder

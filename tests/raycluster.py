@@ -86,7 +86,7 @@ class Cluster:
     def kill_worker_node(self) -> None:
         """SIGKILL every process of the second node (`ray start`, the raylet with its object store,
         agents, workers), as a machine crash would; the head and the drivers keep running. The GCS
-        notices within seconds, the second node's tasks fail and Ray retries them on the head."""
+        marks the node dead within about a second; Ray retries its tasks (Ray Data's too) elsewhere."""
         _kill_all({self.worker.pid}, self.temp_dir / "node2")
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.worker.wait(5)
@@ -96,6 +96,11 @@ class Cluster:
         node within a second when one of its processes dies)."""
         return self.worker.poll() is None and any(
             Path(args[0]).name == "raylet" for args in _args_of(_pids_of({self.worker.pid}, self.temp_dir / "node2")))
+
+    def worker_node_processes(self) -> list[str]:
+        """The process names of the second node: Ray names a worker after what it runs
+        (`ray::MapBatches(...)` for a Ray Data task, `ray::MapWorker(...)` for an actor)."""
+        return [args[0] for args in _args_of(_pids_of({self.worker.pid}, self.temp_dir / "node2")) if args]
 
     def alive_nodes(self, wait_for: int = 0, timeout: float = 0.0) -> list[dict[str, float]]:
         """The total resources of each node that the GCS counts as alive: at once, or as soon as at
@@ -120,7 +125,7 @@ def local_cluster(head_cpus: int = 4, worker_cpus: int = 2, object_store_bytes: 
         head = _ray_start(temp_dir / "head", env, "--head", f"--port={port}", *_head_only_flags(),
                           f"--num-cpus={head_cpus}", f"--object-store-memory={object_store_bytes}")
         procs.append(head)
-        _wait_for_port(port, head, temp_dir)  # the second node gives up if the GCS is slow to come
+        _wait_for_port(port, head, temp_dir)  # a joining node needs the head's GCS
         worker = _ray_start(temp_dir / "node2", env, f"--address={HOST}:{port}",
                             f"--num-cpus={worker_cpus}", f"--object-store-memory={object_store_bytes}",
                             "--resources", json.dumps({SECOND_NODE_RESOURCE: 100}))

@@ -21,7 +21,7 @@ import numpy as np
 
 from lzt.config import DecodeOptions, RayConfig
 from lzt.engines.manifest import Shard
-from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, shard_table, write_shard
+from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, parquet_bytes, shard_table, write_shard
 from lzt.engines.store import Store
 from lzt.errors import LztError, UsageError
 
@@ -61,8 +61,8 @@ def ray_session(config: RayConfig = RayConfig()) -> Iterator[Any]:
         if address:
             ray.init(address=address, **quiet)
         else:
-            # Loopback only, no dashboard: a laptop's run must not open ports to its network.
-            ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **_embedded_resources(config), **quiet)
+            with _loopback_only(ray):  # a laptop's run must not open ports to its network; no dashboard
+                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **_embedded_resources(config), **quiet)
     except ConnectionError as exc:
         raise LztError(f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]}") from exc
     _quiet_data(ray)
@@ -70,6 +70,26 @@ def ray_session(config: RayConfig = RayConfig()) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def _loopback_only(ray: Any) -> Iterator[None]:
+    """Ray binds every listener (GCS, raylet, workers) to 127.0.0.1 only when the node's IP is
+    exactly that, but ray.init replaces 127.0.0.1 with the machine's outward IP unless its
+    ENABLE_RAY_CLUSTER constant is off (it is on Linux): the embedded Ray then listens on every
+    interface. The constant is switched off for the init call only, and restored; it is private,
+    so a Ray without it is left as it is (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 does the same
+    for a whole process)."""
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    if constants is None or not hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        yield
+        return
+    saved = constants.ENABLE_RAY_CLUSTER
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = saved
 
 
 def _quiet_data(ray: Any) -> None:
@@ -126,14 +146,9 @@ class _TagStage:
             array = np.frombuffer(pixels, dtype=np.uint8).reshape(int(count), 3, size, size)
             decoded = DecodedShard(str(shard), json.loads(paths), json.loads(errors), array)
             table = shard_table(self.tagger(decoded), dim)
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
             failed = [(p, e) for p, e in zip(decoded.paths, decoded.errors) if e is not None]
             out["shard"].append(str(shard))
-            out["parquet"].append(sink.getvalue().to_pybytes())
+            out["parquet"].append(parquet_bytes(table))
             out["images"].append(len(decoded.paths))
             out["errors"].append(len(failed))
             out["samples"].append(json.dumps(failed[:ERROR_SAMPLES]))
@@ -195,15 +210,14 @@ class _RescoreStage:
         self.selection, self.source, self.out = selection, Store(source), Store(out)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict:
-        from lzt.engines.run import _rescored_table, _summary
-        from lzt.engines.shards import read_shard
+        from lzt.engines.shards import read_shard, rescored_table, summary_of
 
         out: dict[str, list] = {"shard": [], "images": [], "errors": [], "samples": []}
         for name in batch["name"]:
-            table = _rescored_table(self.tagger, read_shard(self.source, str(name)), self.selection, self.classifier_id)
+            table = rescored_table(self.tagger, read_shard(self.source, str(name)), self.selection, self.classifier_id)
             shard = str(name).removeprefix("part-").removesuffix(".parquet")
             write_shard(self.out, shard, table)
-            summary = _summary(table)
+            summary = summary_of(table)
             out["shard"].append(shard)
             out["images"].append(summary["images"])
             out["errors"].append(summary["errors"])

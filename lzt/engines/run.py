@@ -38,13 +38,13 @@ from lzt.engines.shards import (
     JOB_FILE,
     ShardJob,
     ShardTagger,
-    embeddings_of,
     job_base,
     output_shards,
     read_shard,
     records_of,
-    shard_schema,
+    rescored_table,
     store_classifier,
+    summary_of,
     write_shard,
 )
 from lzt.engines.store import Store
@@ -53,14 +53,12 @@ from lzt.progress import Progress, logger, no_progress
 from lzt.record import Record
 
 if TYPE_CHECKING:
-    import pyarrow as pa
 
     from lzt.tagging import Tagger
 
 ENGINES = ("ray", "local")
 FIRST_WAVE_WAIT = 2.0  # seconds the first wave waits for the listing to finish (small jobs: one wave)
 MAX_WAVE = 4096  # shards per Ray Data execution (a few seconds of planning each)
-RESCORE_CHUNK = 65536  # embeddings scored at once when re-scoring
 
 
 @dataclass
@@ -265,26 +263,6 @@ def _check_rescoring(source: Store, tagger: Tagger) -> None:
         logger.info("re-scoring uses the global branch only: shards store no per-patch embeddings")
 
 
-def _rescored_table(tagger: Tagger, table: pa.Table, selection: Selection, classifier_id: str) -> pa.Table:
-    import pyarrow as pa
-    import torch
-
-    from lzt.tagging import select_tags
-
-    values, has = embeddings_of(table)
-    rows = [i for i in range(len(values)) if has[i]]
-    tags: list[Any] = [None] * len(values)
-    for start in range(0, len(rows), RESCORE_CHUNK):
-        chunk = rows[start : start + RESCORE_CHUNK]
-        scores = tagger.score_embeddings(torch.from_numpy(values[chunk].astype("float32")), normalize=False)  # as `tag` scored them
-        for position, row in zip(chunk, select_tags(scores, tagger.labels, selection)):
-            tags[position] = [{"label": label, "score": score} for label, score in row]
-    schema = shard_schema(tagger.classifier.embed_dim, True)
-    return table.set_column(
-        schema.get_field_index("tags"), schema.field("tags"), pa.array(tags, type=schema.field("tags").type)
-    ).set_column(schema.get_field_index("classifier"), schema.field("classifier"), pa.array([classifier_id] * len(values), pa.string()))
-
-
 def rescore(source: str | os.PathLike, tagger: Tagger, selection: Selection = Selection()) -> Iterator[Record]:
     """Records for the embeddings stored under `source` (shards of `tag_shards`), scored by the
     tagger's classifier without decoding or encoding a pixel. Global branch only (no per-patch
@@ -294,7 +272,7 @@ def rescore(source: str | os.PathLike, tagger: Tagger, selection: Selection = Se
     selection.check(tagger.labels)
     classifier_id = tagger.classifier.signed_manifest()["sha256"]
     for name in output_shards(store):
-        yield from records_of(_rescored_table(tagger, read_shard(store, name), selection, classifier_id))
+        yield from records_of(rescored_table(tagger, read_shard(store, name), selection, classifier_id))
 
 
 def rescore_shards(
@@ -328,9 +306,9 @@ def rescore_shards(
     with progress("re-scoring", None, "images") as advance:
         if engine == "local":
             for name in pending:
-                table = _rescored_table(tagger, read_shard(source_store, name), selection, classifier_id)
+                table = rescored_table(tagger, read_shard(source_store, name), selection, classifier_id)
                 write_shard(target, name.removeprefix("part-").removesuffix(".parquet"), table)
-                _count(run, _summary(table), advance)
+                _count(run, summary_of(table), advance)
         else:
             from lzt.engines.cluster import ray_session, rescore_wave
 
@@ -343,10 +321,3 @@ def rescore_shards(
     run.shards = len(output_shards(target))
     run.seconds = time.perf_counter() - started
     return run
-
-
-def _summary(table: pa.Table) -> dict:
-    errors = table.column("error").to_pylist()
-    paths = table.column("path").to_pylist()
-    failed = [(p, e) for p, e in zip(paths, errors) if e is not None]
-    return {"images": len(errors), "errors": len(failed), "samples": failed[:3]}

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 TAR_MEMBER_SEPARATOR = "#"
 CLASSIFIER_FILE = "_lzt/classifier.lzt"
 JOB_FILE = "_lzt/job.json"
+RESCORE_CHUNK = 65536  # stored embeddings scored at once when re-scoring
 
 
 @dataclass
@@ -273,14 +274,23 @@ def _storable(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def write_shard(store: Store, shard_name: str, table: pa.Table) -> None:
-    """Publish one shard's table whole (see lzt.engines.store)."""
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A shard table as a Parquet file. Embeddings skip dictionary encoding (float16 values
+    rarely repeat, and trying makes reading 5x slower) and use byte-stream-split, which zstd
+    then compresses; the constant and repeated strings are dictionary-encoded."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    buffer = pa.BufferOutputStream()
-    pq.write_table(table, buffer, compression="zstd")
-    store.write_bytes(Shard(int(shard_name)).output_file, buffer.getvalue().to_pybytes())
+    sink = pa.BufferOutputStream()
+    dictionary = [name for name in ("model", "classifier", "tags.list.element.label") if name.split(".")[0] in table.column_names]
+    encoding = {"embedding.list.element": "BYTE_STREAM_SPLIT"} if "embedding" in table.column_names else None
+    pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary, column_encoding=encoding)
+    return sink.getvalue().to_pybytes()
+
+
+def write_shard(store: Store, shard_name: str, table: pa.Table) -> None:
+    """Publish one shard's table whole (see lzt.engines.store)."""
+    store.write_bytes(Shard(int(shard_name)).output_file, parquet_bytes(table))
 
 
 def output_shards(store: Store) -> list[str]:
@@ -346,3 +356,33 @@ def embeddings_of(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     dim = column.type.list_size
     values = column.values.to_numpy(zero_copy_only=False).reshape(-1, dim)[column.offset : column.offset + len(column)]
     return values, ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def rescored_table(tagger: Tagger, table: pa.Table, selection: Selection, classifier_id: str) -> pa.Table:
+    """A shard table with new tags (and classifier identity) from its stored embeddings, scored
+    exactly as the tagging run scored them."""
+    import pyarrow as pa
+    import torch
+
+    from lzt.tagging import select_tags
+
+    values, has = embeddings_of(table)
+    rows = [i for i in range(len(values)) if has[i]]
+    tags: list[Any] = [None] * len(values)
+    for start in range(0, len(rows), RESCORE_CHUNK):
+        chunk = rows[start : start + RESCORE_CHUNK]
+        scores = tagger.score_embeddings(torch.from_numpy(values[chunk].astype("float32")), normalize=False)  # as `tag` scored them
+        for position, row in zip(chunk, select_tags(scores, tagger.labels, selection)):
+            tags[position] = [{"label": label, "score": score} for label, score in row]
+    schema = shard_schema(tagger.classifier.embed_dim, True)
+    return table.set_column(
+        schema.get_field_index("tags"), schema.field("tags"), pa.array(tags, type=schema.field("tags").type)
+    ).set_column(schema.get_field_index("classifier"), schema.field("classifier"), pa.array([classifier_id] * len(values), pa.string()))
+
+
+def summary_of(table: pa.Table) -> dict:
+    """What a written shard reports to the driver: rows, error rows and a few of them."""
+    errors = table.column("error").to_pylist()
+    paths = table.column("path").to_pylist()
+    failed = [(p, e) for p, e in zip(paths, errors) if e is not None]
+    return {"images": len(errors), "errors": len(failed), "samples": failed[:3]}

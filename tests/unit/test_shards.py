@@ -132,7 +132,7 @@ def test_a_rerun_skips_finished_shards_and_redoes_a_missing_one(tmp_path, small_
     assert (third.images, third.skipped, third.shards) == (5, 2, 3)
     assert {p.name: p.read_bytes() for p in out.glob("part-*.parquet")} == before  # deterministic content
     assert len(list(read_shards(out))) == 12  # no duplicate row
-    with pytest.raises(UsageError, match="holds the output of another run .*shard_size"):
+    with pytest.raises(UsageError, match=r"holds the output of another run .*shard_size"):
         tag_shards([small_images], out, tagger, engine="local", shard_size=4)
 
 
@@ -169,7 +169,7 @@ def test_relative_paths_and_uris_decode_and_stay_as_given(tmp_path, small_images
     assert [str(r.path) for r in records] == [f"{small_images.name}/{first[0].name}", f"file://{first[1]}", f"file://{tmp_path}/gone.jpg"]
     assert records[0].ok and records[1].ok and records[2].error == "file not found" and run.errors == 1
     monkeypatch.chdir(tmp_path)  # sidecars are written beside the files, wherever export runs
-    assert [r.path for r in sidecar_records(tmp_path / "out")][0] == first[0]
+    assert next(r.path for r in sidecar_records(tmp_path / "out")) == first[0]
 
 
 # --- re-scoring without pixels ----------------------------------------------------------------------
