@@ -76,3 +76,12 @@ def everyday_cache(tmp_path_factory, small_images):
     first = invoke("tag", small_images, "--model", "lzt-tiny-vit", "--pretrained", "none", "-w", "0", "-k", "3",
                    env={"LZT_CACHE_DIR": str(folder)})
     return folder, first
+
+
+@pytest.fixture(scope="module")
+def coco128_local_records(coco128, tiny_classifier) -> list[dict]:
+    """coco128 tagged by the default local engine (`lzt tag ... RAY_TAG`): what every Ray run
+    must reproduce."""
+    from support import RAY_TAG, jsonl, run_lzt
+
+    return jsonl(run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG).stdout)

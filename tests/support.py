@@ -61,6 +61,14 @@ def run_lzt(*args: object, check: int | None = 0, timeout: float = 600, env: dic
     return result
 
 
+RAY_TAG = ("--pretrained", "none", "-k", "5", "-q")  # how the Ray tests tag, and their local reference
+
+
+def exported(folder: Path, check: int = 0) -> list[dict]:
+    """The records stored in a shard folder, as `lzt export` prints them (a real process)."""
+    return jsonl(run_lzt("export", folder, "-q", check=check).stdout)
+
+
 def copy_photos(folder: Path, count: int) -> Path:
     """The first `count` coco128 photos (sorted) copied into a new `folder`."""
     folder.mkdir(parents=True, exist_ok=True)

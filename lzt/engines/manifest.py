@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from lzt.engines.store import Store, filesystem, is_uri, uri_of
 from lzt.errors import UsageError
@@ -129,14 +129,20 @@ def _parquet_paths(handle: Any, location: str) -> Iterator[str]:
     parquet = pq.ParquetFile(handle)
     columns = parquet.schema_arrow.names
     if "path" not in columns:
-        raise UsageError(f"the manifest {location} has no `path` column (its columns: {', '.join(columns) or 'none'})")
+        raise UsageError(f"the manifest {location} has no 'path' column (its columns: {', '.join(columns) or 'none'})")
     for batch in parquet.iter_batches(columns=["path"], batch_size=65536):
         yield from (value for value in batch.column(0).to_pylist() if value)
 
 
-def write_manifest(store: Store, sources: Iterable[str], shard_size: int) -> Iterator[Shard]:
+def write_manifest(
+    store: Store, sources: Iterable[str], shard_size: int, changed: Callable[[Shard], None] | None = None,
+) -> Iterator[Shard]:
     """List `sources` into manifest shards, yielding each shard once it is written; the last
-    step marks the manifest complete (a re-run then reads it instead of listing again)."""
+    step marks the manifest complete (a re-run then reads it instead of listing again).
+
+    A listing that an interrupted run left unfinished is redone; where a shard now holds other
+    entries than before (files were added or removed meanwhile), `changed(shard)` is called
+    before it is yielded, so that its old output can be dropped and the shard done again."""
     if shard_size < 1:
         raise UsageError("`shard_size` must be at least 1")
     index = entries = 0
@@ -145,7 +151,16 @@ def write_manifest(store: Store, sources: Iterable[str], shard_size: int) -> Ite
     def publish(items: list[str], tar: bool) -> Shard:
         nonlocal index
         shard = Shard(index, tar)
-        store.write_bytes(shard.manifest_file, "".join(json.dumps(item) + "\n" for item in items).encode())
+        content = "".join(json.dumps(item) + "\n" for item in items).encode()
+        other_kind = Shard(index, not tar).manifest_file
+        before = store.read_bytes(shard.manifest_file) if store.exists(shard.manifest_file) else None
+        if store.exists(other_kind):
+            store.delete(other_kind)
+            before = b""
+        if before != content:
+            store.write_bytes(shard.manifest_file, content)
+            if before is not None and changed is not None:
+                changed(shard)
         index += 1
         return shard
 

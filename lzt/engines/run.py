@@ -132,12 +132,17 @@ def tag_shards(
     }
     claim_output(store, identity)
     store_classifier(store, tagger.classifier)
-    listed = listed_shards(store)
-    shards: Iterable[Shard] = listed if listed is not None else write_manifest(
-        store, iter_sources(paths, manifest, exclude, include_hidden), shard_size
-    )
     run = ShardRun(store.location)
     done = set(output_shards(store))
+
+    def redo(shard: Shard) -> None:  # its entries changed since an interrupted listing: its output is stale
+        store.delete(shard.output_file)
+        done.discard(shard.output_file)
+
+    listed = listed_shards(store)
+    shards: Iterable[Shard] = listed if listed is not None else write_manifest(
+        store, iter_sources(paths, manifest, exclude, include_hidden), shard_size, changed=redo
+    )
     if engine == "local":
         from lzt.engines.cluster import write_locally
 

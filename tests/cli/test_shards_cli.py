@@ -93,7 +93,7 @@ def test_a_missing_manifest_column_is_one_line(tmp_path, tiny_classifier):
 
     pq.write_table(pa.table({"file": ["a.jpg"]}), tmp_path / "m.parquet")
     run = invoke("tag", "-c", tiny_classifier, "--pretrained", "none", "--manifest", tmp_path / "m.parquet", "--out", tmp_path / "o", check=2)
-    assert "has no `path` column (its columns: file)" in run.stderr and "Traceback" not in run.stderr
+    assert "has no 'path' column (its columns: file)" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_export_of_a_folder_without_shards_is_an_empty_run(tmp_path):

@@ -321,8 +321,8 @@ def test_describe_error_is_one_short_line() -> None:
 # --- the per-file deadline ----------------------------------------------------------------------
 
 
-def _stalling_decoder(path: Path, options: DecodeOptions, draft_size: int) -> Image.Image:
-    if "stall" in path.name:
+def _stalling_decoder(source: Path, options: DecodeOptions, draft_size: int, name: str) -> Image.Image:
+    if "stall" in name:
         time.sleep(30)  # a decoder waiting on a read that never completes
     return Image.new("RGB", (40, 40), (0, 0, 255))
 

@@ -86,7 +86,7 @@ def test_manifests_in_text_and_parquet_and_their_errors(tmp_path):
     assert list(read_manifest(str(table))) == ["x.jpg", "y.jpg"]
     wrong = tmp_path / "wrong.parquet"
     pq.write_table(pa.table({"file": ["x.jpg"]}), wrong)
-    with pytest.raises(UsageError, match=r"no `path` column \(its columns: file\)"):
+    with pytest.raises(UsageError, match=r"no 'path' column \(its columns: file\)"):
         list(read_manifest(str(wrong)))
     with pytest.raises(UsageError, match="cannot read the manifest"):
         list(read_manifest(str(tmp_path / "missing.txt")))
@@ -134,6 +134,18 @@ def test_a_rerun_skips_finished_shards_and_redoes_a_missing_one(tmp_path, small_
     assert len(list(read_shards(out))) == 12  # no duplicate row
     with pytest.raises(UsageError, match=r"holds the output of another run .*shard_size"):
         tag_shards([small_images], out, tagger, engine="local", shard_size=4)
+
+
+def test_an_unfinished_listing_is_redone_and_shards_whose_files_changed_are_tagged_again(tmp_path, small_images, tagger):
+    photos = copy_photos(tmp_path / "photos", 6)
+    out = tmp_path / "out"
+    tag_shards([photos], out, tagger, engine="local", shard_size=4)
+    (out / "_lzt/manifest/_COMPLETE").unlink()  # as if the driver died while listing
+    (photos / "000000000000-new.jpg").write_bytes(next(photos.glob("*.jpg")).read_bytes())  # sorts first: every shard shifts
+    run = tag_shards([photos], out, tagger, engine="local", shard_size=4)
+    assert (run.images, run.skipped) == (7, 0)
+    paths = [r.path for r in read_shards(out)]
+    assert paths == sorted(photos.glob("*.jpg")) and len(set(paths)) == 7  # each file once, in listing order
 
 
 def test_tar_shards_bad_members_and_no_embeddings(tmp_path, tagger):
