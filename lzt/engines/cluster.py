@@ -101,8 +101,21 @@ def _quiet_data(ray: Any) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def cluster_gpus(ray: Any) -> int:
-    return int(ray.cluster_resources().get("GPU", 0))
+def _actor_placement(ray: Any) -> tuple[dict[str, Any], str]:
+    """Actor resources and device: one GPU each where the cluster has GPUs; else half a logical
+    CPU, so that actors never hold every CPU the decoding tasks need (Ray would hang)."""
+    if ray.cluster_resources().get("GPU", 0) >= 1:
+        return {"num_gpus": 1, "num_cpus": 1}, "cuda"
+    return {"num_cpus": 0.5}, "cpu"
+
+
+def _share_cores(device: str, actors: int) -> None:
+    """A CPU actor's torch threads: this node's cores shared by the pool (Ray starts workers with
+    one OpenMP thread, which would leave the cores of a CPU-only cluster idle)."""
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // actors))
 
 
 # --- the stages (module level: Ray ships them to workers by reference) ----------------------------
@@ -129,11 +142,8 @@ def _decode_stage(batch: dict[str, np.ndarray], store: str, spec: PreprocessSpec
 class _TagStage:
     """One per actor: the model loads once, then tags shard after shard."""
 
-    def __init__(self, job: ShardJob, device: str, threads: int | None):
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
+    def __init__(self, job: ShardJob, device: str, actors: int):
+        _share_cores(device, actors)
         self.tagger = ShardTagger(job, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict:
@@ -166,9 +176,7 @@ def run_wave(
     ray: Any, shards: Sequence[Shard], job: ShardJob, store: str, spec: PreprocessSpec, config: RayConfig,
 ) -> Iterator[dict]:
     """Tag `shards` on the cluster; yields one summary row per shard as it is written."""
-    gpus = cluster_gpus(ray)
-    actor_resources: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 0.5}
-    threads = None if gpus else max(1, (os.cpu_count() or 1) // config.actors)
+    actor_resources, device = _actor_placement(ray)
     items = [{"index": shard.index, "tar": shard.tar} for shard in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     dataset = dataset.map_batches(
@@ -177,7 +185,7 @@ def run_wave(
     )
     dataset = dataset.map_batches(
         _TagStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(items))),
-        fn_constructor_kwargs={"job": job, "device": "cuda" if gpus else "cpu", "threads": threads},
+        fn_constructor_kwargs={"job": job, "device": device, "actors": config.actors},
         **actor_resources,
     )
     dataset = dataset.map_batches(_write_stage, batch_size=1, num_cpus=0.25, fn_kwargs={"store": store})
@@ -196,16 +204,13 @@ def write_locally(shard: Shard, tagger: ShardTagger, store: Store, spec: Preproc
 class _RescoreStage:
     """One per actor: re-scores stored shards with a new classifier (global branch only)."""
 
-    def __init__(self, model: str, pretrained: str, scoring: Any, selection: Any, source: str, out: str, threads: int | None):
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
+    def __init__(self, model: str, pretrained: str, scoring: Any, selection: Any, source: str, out: str, device: str, actors: int):
+        _share_cores(device, actors)
         from lzt.engines.shards import stored_classifier
         from lzt.tagging import Tagger
 
         classifier = stored_classifier(out)  # the run's own copy: a restarted actor finds it again
-        self.tagger = Tagger.load(classifier, model=model, pretrained=pretrained, device="auto", scoring=scoring)
+        self.tagger = Tagger.load(classifier, model=model, pretrained=pretrained, device=device, scoring=scoring)
         self.classifier_id = classifier.signed_manifest()["sha256"]
         self.selection, self.source, self.out = selection, Store(source), Store(out)
 
@@ -227,15 +232,14 @@ class _RescoreStage:
 
 def rescore_wave(ray: Any, names: Sequence[str], tagger: Any, source: str, out: str, selection: Any, config: RayConfig) -> Iterator[dict]:
     """Re-score the shard files `names` of `source` into `out` on the cluster."""
-    gpus = cluster_gpus(ray)
-    resources: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 0.5}
+    resources, device = _actor_placement(ray)
     dataset = ray.data.from_items([{"name": name} for name in names], override_num_blocks=len(names))
     dataset = dataset.map_batches(
         _RescoreStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(names))),
         fn_constructor_kwargs={
             "model": tagger.encoder.name, "pretrained": tagger.encoder.pretrained,
-            "scoring": tagger.scoring, "selection": selection, "source": source, "out": out,
-            "threads": None if gpus else max(1, (os.cpu_count() or 1) // config.actors),
+            "scoring": tagger.scoring, "selection": selection, "source": source, "out": out, "device": device,
+            "actors": config.actors,
         },
         **resources,
     )

@@ -16,12 +16,14 @@ missing; different settings are refused rather than mixed into one output.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from lzt.config import (
@@ -47,7 +49,7 @@ from lzt.engines.shards import (
     summary_of,
     write_shard,
 )
-from lzt.engines.store import Store
+from lzt.engines.store import Store, is_uri
 from lzt.errors import UsageError
 from lzt.progress import Progress, logger, no_progress
 from lzt.record import Record
@@ -125,12 +127,14 @@ def tag_shards(
         InputConfig(spec.image_size, Resize(spec.resize_mode)), selection, decoding, batch_size, embeddings,
     )
     identity = {
-        "kind": "tag", "inputs": [os.fspath(p) for p in paths], "manifest": None if manifest is None else os.fspath(manifest),
-        "base": job.base, "shard_size": shard_size, "exclude": list(exclude), "include_hidden": include_hidden,
+        "kind": "tag", "inputs": [_absolute(p) for p in paths], "manifest": None if manifest is None else _absolute(manifest),
+        "base": job.base, "shard_size": shard_size, "exclude": sorted(exclude), "include_hidden": include_hidden,
         "model": tagger.encoder.identity, "classifier": tagger.classifier.signed_manifest()["sha256"],
-        "selection": repr(selection), "scoring": repr(tagger.scoring), "embeddings": embeddings,
+        "selection": canonical(selection), "scoring": canonical(tagger.scoring), "embeddings": embeddings,
     }
-    claim_output(store, identity)
+    # Relative entries of the manifest are relative to the folder the run started in, wherever
+    # a later run (or export) starts.
+    job.base = claim_output(store, identity)["base"]
     store_classifier(store, tagger.classifier)
     run = ShardRun(store.location)
     done = set(output_shards(store))
@@ -232,18 +236,42 @@ def _waves(shards: Iterable[Shard]) -> Iterator[list[Shard]]:
             yield wave
 
 
-def claim_output(store: Store, identity: dict[str, Any]) -> None:
-    """Record what produces this folder, or refuse a folder that another run produced."""
+def claim_output(store: Store, identity: dict[str, Any]) -> dict[str, Any]:
+    """Record what produces this folder, or refuse a folder that another run produced; returns
+    what the folder records (the first run's `base`, the folder its relative paths start from)."""
     if store.exists(JOB_FILE):
         recorded = json.loads(store.read_bytes(JOB_FILE))
-        different = sorted(key for key in set(recorded) | set(identity) if recorded.get(key) != identity.get(key))
+        keys = (set(recorded) | set(identity)) - {"base"}
+        different = sorted(key for key in keys if recorded.get(key) != identity.get(key))
         if different:
             raise UsageError(
                 f"{store.location} holds the output of another run (it differs in: {', '.join(different)}); "
                 "choose another `out`, or delete that folder to start again"
             )
-        return
+        return recorded
     store.write_bytes(JOB_FILE, json.dumps(identity, indent=2, sort_keys=True).encode())
+    return identity
+
+
+def canonical(value: Any) -> Any:
+    """Settings as plain JSON values in a stable order (sets sorted, enums by value), so that
+    the same settings compare equal across runs and processes (a frozenset's repr does not)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(canonical(v) for v in value)
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda item: str(item[0]))}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    text = os.fspath(path)
+    return text if is_uri(text) else os.path.abspath(text)
 
 
 # --- re-scoring stored embeddings -----------------------------------------------------------------
@@ -301,7 +329,7 @@ def rescore_shards(
     classifier_id = tagger.classifier.signed_manifest()["sha256"]
     claim_output(target, {
         "kind": "rescore", "source": source_store.location, "base": job_base(source_store), "classifier": classifier_id,
-        "selection": repr(selection), "scoring": repr(tagger.scoring),
+        "selection": canonical(selection), "scoring": canonical(tagger.scoring),
     })
     store_classifier(target, tagger.classifier)
     done = set(output_shards(target))

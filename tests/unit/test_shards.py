@@ -216,6 +216,18 @@ def test_rescoring_refuses_embeddings_of_another_model(tmp_path, small_images, g
         list(rescore(tmp_path, global_tagger))
 
 
+def test_run_settings_compare_the_same_across_processes(tmp_path, small_images, tagger, monkeypatch):
+    from lzt.engines.run import canonical
+
+    one = Selection(topk=3, exclude=frozenset({"dog", "cat", "car"}), per_label={"dog": 0.2, "cat": 0.1})
+    other = Selection(topk=3, exclude=frozenset({"car", "dog", "cat"}), per_label={"cat": 0.1, "dog": 0.2})
+    assert json.dumps(canonical(one)) == json.dumps(canonical(other))  # a frozenset's repr varies with hash seeds
+    assert canonical(ScoringConfig())["calibration"] == "none"
+    tag_shards([small_images], tmp_path / "out", tagger, engine="local", selection=one)
+    monkeypatch.chdir(tmp_path)  # the same absolute inputs from another folder: the same run, resumed
+    assert tag_shards([small_images], tmp_path / "out", tagger, engine="local", selection=other).skipped == 1
+
+
 def test_shard_names_round_trip():
     assert Shard(42).output_file == "part-00000042.parquet"
     assert Shard.from_manifest_file(Shard(7, tar=True).manifest_file.rsplit("/", 1)[1]) == Shard(7, tar=True)
