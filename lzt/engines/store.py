@@ -26,8 +26,11 @@ def is_uri(location: str) -> bool:
 
 def filesystem(location: str) -> tuple[pyarrow.fs.FileSystem, str]:
     """A URI or a plain path -> (pyarrow filesystem, path inside it)."""
-    import pyarrow as pa
-    import pyarrow.fs as pafs
+    try:
+        import pyarrow as pa
+        import pyarrow.fs as pafs
+    except ImportError:  # pyarrow comes with the extra (Ray Data depends on it)
+        raise UsageError("Parquet shards and manifests need pyarrow: pip install 'lzt[ray]'") from None
 
     if not is_uri(location):
         return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(location))

@@ -74,7 +74,7 @@ def test_killing_the_second_node_mid_run_loses_and_duplicates_nothing(tmp_path, 
     with local_cluster(head_cpus=2, worker_cpus=4) as doomed:
         driver = subprocess.Popen(
             lzt_command("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG, "--engine", "ray", "--out", out,
-                        "--shard-size", "4", "--actors", "2"),
+                        "--shard-size", "8", "--actors", "2"),
             env=doomed.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + 240
