@@ -92,7 +92,7 @@ def stage_rates(root: Path, photos: Path, tagger: Tagger, shard_size: int) -> di
     decoded = decode_shard(store, shards[0], spec, job.decoding, os.getcwd())
     images = len(decoded.paths)
     rates["decode (images/s, one core)"] = images / timed(lambda: decode_shard(store, shards[0], spec, job.decoding, os.getcwd()))
-    shard_tagger = ShardTagger.from_tagger(job, tagger)
+    shard_tagger = ShardTagger(job, tagger=tagger)
     shard_tagger(decoded)  # warm-up
     rates["encode+map+score+select (images/s)"] = images / timed(lambda: shard_tagger(decoded), 3)
     tagged = shard_tagger(decoded)

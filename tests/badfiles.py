@@ -1,5 +1,5 @@
 """Every kind of broken, odd and hostile input file, generated: the bad-input folder that the
-robustness tests of each engine run over (tests/e2e/test_bad_inputs.py, tests/e2e/test_ray_engine.py)."""
+robustness tests of each engine run over (tests/e2e/test_bad_inputs.py, tests/e2e/test_ray_cluster.py)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from lzt.cli.options import (
     with_groups,
 )
 from lzt.cli.ui import State, Ui
-from lzt.output import WriteError, Writer, make_writer
+from lzt.output import WriteError, Writer, get_format, make_writer
 from lzt.record import Record
 
 if TYPE_CHECKING:
@@ -97,6 +97,8 @@ def tag(
         return shards_command(paths, classifier, engine, selection, output, decoding, discovery, scoring, input, model, ui)
     if not paths:
         raise typer.BadParameter("give image files or folders to tag (or --manifest with --out)", param_hint="PATHS")
+    if any("://" in path for path in paths):
+        raise typer.BadParameter("URIs (s3://, gs://, file://) are read by the sharded engines: add --out DIR", param_hint="PATHS")
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
         writer = make_writer(output.format.value, output.config())
         records = tagger.tag(
@@ -151,7 +153,7 @@ def rescore_command(
     model: ModelOptions, ui: Ui,
 ) -> int:
     """`lzt tag --from-embeddings DIR`: new tags for stored embeddings, as records or shards."""
-    from lzt.engines import rescore, rescore_shards
+    from lzt.engines import rescore, rescore_shards, sidecar_records
 
     if classifier is None:
         raise typer.BadParameter("--from-embeddings re-scores with another classifier: give --classifier", param_hint="--classifier")
@@ -161,7 +163,11 @@ def rescore_command(
         chosen = selection.config(tagger.labels)
         if engine.out is None and engine.engine is Engine.local:
             writer = make_writer(output.format.value, output.config())
-            done, skipped = write_records(rescore(engine.from_embeddings or "", tagger, chosen), writer, ui)
+            source = engine.from_embeddings or ""
+            records = rescore(source, tagger, chosen)
+            if not get_format(output.format.value).stream:  # captions, sidecars: beside the files themselves
+                records = sidecar_records(source, records)
+            done, skipped = write_records(records, writer, ui)
             ui.info(f"re-scored {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
             return EXIT_SKIPPED if skipped else EXIT_OK
         _check_sharded(engine, output)

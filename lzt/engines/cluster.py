@@ -21,14 +21,37 @@ import numpy as np
 
 from lzt.config import DecodeOptions, RayConfig
 from lzt.engines.manifest import Shard
-from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, parquet_bytes, shard_table, write_shard
+from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, parquet_bytes, shard_table, summary_of, write_shard
 from lzt.engines.store import Store
 from lzt.errors import LztError, UsageError
+from lzt.progress import logger
 
 if TYPE_CHECKING:
     from lzt.model import PreprocessSpec
 
-ERROR_SAMPLES = 3  # error rows per shard reported back to the driver (all are in the shard)
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (Ray's carry whole remote tracebacks)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+@contextmanager
+def stage_errors() -> Iterator[None]:
+    """A stage that failed for good (an actor that cannot load its model on a node, a task out of
+    retries) ends the run with one line; Ray's own error carries the remote traceback."""
+    import ray
+
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        cause = getattr(exc, "cause", None)
+        reason = first_line(cause) if isinstance(cause, BaseException) else first_line(exc)
+        raise LztError(f"the Ray job failed: {reason} (the shards written so far are kept; run again to resume)") from exc
+
+
+def require_ray() -> Any:
+    """Ray Data, or a one-line UsageError naming the extra."""
+    return _ray()
 
 
 def _ray() -> Any:
@@ -59,17 +82,33 @@ def ray_session(config: RayConfig = RayConfig()) -> Iterator[Any]:
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
     try:
         if address:
+            _check_reachable(address)
             ray.init(address=address, **quiet)
         else:
             with _loopback_only(ray):  # a laptop's run must not open ports to its network; no dashboard
                 ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **_embedded_resources(config), **quiet)
-    except ConnectionError as exc:
-        raise LztError(f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]}") from exc
+    except (ConnectionError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:  # unreachable, malformed, refused
+        where = f"the Ray cluster at {address}" if address else "an embedded Ray"
+        raise LztError(f"cannot start or join {where}: {first_line(exc)}") from exc
     _quiet_data(ray)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """A `HOST:PORT` (or `ray://HOST:PORT`) that accepts no connection ends the run in one line at
+    once: ray.init would retry it for minutes. `auto` is left to Ray (it reads its own files)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise LztError(f"cannot join the Ray cluster at {address}: nothing answers there ({exc.strerror or exc})") from exc
 
 
 @contextmanager
@@ -101,12 +140,16 @@ def _quiet_data(ray: Any) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def _actor_placement(ray: Any) -> tuple[dict[str, Any], str]:
-    """Actor resources and device: one GPU each where the cluster has GPUs; else half a logical
-    CPU, so that actors never hold every CPU the decoding tasks need (Ray would hang)."""
-    if ray.cluster_resources().get("GPU", 0) >= 1:
-        return {"num_gpus": 1, "num_cpus": 1}, "cuda"
-    return {"num_cpus": 0.5}, "cpu"
+def _actor_placement(ray: Any, actors: int) -> tuple[dict[str, Any], str, int]:
+    """Actor resources, device and pool size: one GPU each where the cluster has GPUs (never more
+    actors than GPUs: Ray would wait forever for the rest); else half a logical CPU each, so that
+    actors never hold every CPU the decoding tasks need (Ray would hang)."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus >= 1:
+        if actors > gpus:
+            logger.warning(f"{actors} actors asked for, the cluster has {gpus} GPUs: using {gpus}")
+        return {"num_gpus": 1, "num_cpus": 1}, "cuda", min(actors, gpus)
+    return {"num_cpus": 0.5}, "cpu", actors
 
 
 def _share_cores(device: str, actors: int) -> None:
@@ -156,13 +199,17 @@ class _TagStage:
             array = np.frombuffer(pixels, dtype=np.uint8).reshape(int(count), 3, size, size)
             decoded = DecodedShard(str(shard), json.loads(paths), json.loads(errors), array)
             table = shard_table(self.tagger(decoded), dim)
-            failed = [(p, e) for p, e in zip(decoded.paths, decoded.errors) if e is not None]
-            out["shard"].append(str(shard))
+            _add_summary(out, str(shard), table)
             out["parquet"].append(parquet_bytes(table))
-            out["images"].append(len(decoded.paths))
-            out["errors"].append(len(failed))
-            out["samples"].append(json.dumps(failed[:ERROR_SAMPLES]))
         return {name: _column(values) for name, values in out.items()}
+
+
+def _add_summary(out: dict[str, list], shard: str, table: Any) -> None:
+    summary = summary_of(table)
+    out["shard"].append(shard)
+    out["images"].append(summary["images"])
+    out["errors"].append(summary["errors"])
+    out["samples"].append(json.dumps(summary["samples"]))
 
 
 def _write_stage(batch: dict[str, np.ndarray], store: str) -> dict:
@@ -176,7 +223,7 @@ def run_wave(
     ray: Any, shards: Sequence[Shard], job: ShardJob, store: str, spec: PreprocessSpec, config: RayConfig,
 ) -> Iterator[dict]:
     """Tag `shards` on the cluster; yields one summary row per shard as it is written."""
-    actor_resources, device = _actor_placement(ray)
+    actor_resources, device, actors = _actor_placement(ray, config.actors)
     items = [{"index": shard.index, "tar": shard.tar} for shard in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     dataset = dataset.map_batches(
@@ -184,21 +231,19 @@ def run_wave(
         fn_kwargs={"store": store, "spec": spec, "options": job.decoding, "base": job.base},
     )
     dataset = dataset.map_batches(
-        _TagStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(items))),
-        fn_constructor_kwargs={"job": job, "device": device, "actors": config.actors},
+        _TagStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(actors, len(items))),
+        fn_constructor_kwargs={"job": job, "device": device, "actors": actors},
         **actor_resources,
     )
     dataset = dataset.map_batches(_write_stage, batch_size=1, num_cpus=0.25, fn_kwargs={"store": store})
-    for row in dataset.iter_rows():
-        yield {"shard": row["shard"], "images": int(row["images"]), "errors": int(row["errors"]), "samples": json.loads(row["samples"])}
+    yield from _summaries(dataset)
 
 
-def write_locally(shard: Shard, tagger: ShardTagger, store: Store, spec: PreprocessSpec, job: ShardJob) -> dict:
-    """The same three steps in this process (engine `local`)."""
-    decoded = decode_shard(store, shard, spec, job.decoding, job.base)
-    write_shard(store, shard.name, shard_table(tagger(decoded), tagger.tagger.classifier.embed_dim))
-    failed = [(p, e) for p, e in zip(decoded.paths, decoded.errors) if e is not None]
-    return {"shard": shard.name, "images": len(decoded.paths), "errors": len(failed), "samples": failed[:ERROR_SAMPLES]}
+def _summaries(dataset: Any) -> Iterator[dict]:
+    """The driver's view of a running job: one small summary row per written shard."""
+    with stage_errors():
+        for row in dataset.iter_rows():
+            yield {"shard": row["shard"], "images": int(row["images"]), "errors": int(row["errors"]), "samples": json.loads(row["samples"])}
 
 
 class _RescoreStage:
@@ -215,33 +260,28 @@ class _RescoreStage:
         self.selection, self.source, self.out = selection, Store(source), Store(out)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict:
-        from lzt.engines.shards import read_shard, rescored_table, summary_of
+        from lzt.engines.shards import read_shard, rescored_table
 
         out: dict[str, list] = {"shard": [], "images": [], "errors": [], "samples": []}
         for name in batch["name"]:
             table = rescored_table(self.tagger, read_shard(self.source, str(name)), self.selection, self.classifier_id)
-            shard = str(name).removeprefix("part-").removesuffix(".parquet")
+            shard = Shard.name_of(str(name))
             write_shard(self.out, shard, table)
-            summary = summary_of(table)
-            out["shard"].append(shard)
-            out["images"].append(summary["images"])
-            out["errors"].append(summary["errors"])
-            out["samples"].append(json.dumps(summary["samples"]))
+            _add_summary(out, shard, table)
         return {name: _column(values) for name, values in out.items()}
 
 
 def rescore_wave(ray: Any, names: Sequence[str], tagger: Any, source: str, out: str, selection: Any, config: RayConfig) -> Iterator[dict]:
     """Re-score the shard files `names` of `source` into `out` on the cluster."""
-    resources, device = _actor_placement(ray)
+    resources, device, actors = _actor_placement(ray, config.actors)
     dataset = ray.data.from_items([{"name": name} for name in names], override_num_blocks=len(names))
     dataset = dataset.map_batches(
-        _RescoreStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(names))),
+        _RescoreStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(actors, len(names))),
         fn_constructor_kwargs={
             "model": tagger.encoder.name, "pretrained": tagger.encoder.pretrained,
             "scoring": tagger.scoring, "selection": selection, "source": source, "out": out, "device": device,
-            "actors": config.actors,
+            "actors": actors,
         },
         **resources,
     )
-    for row in dataset.iter_rows():
-        yield {"shard": row["shard"], "images": int(row["images"]), "errors": int(row["errors"]), "samples": json.loads(row["samples"])}
+    yield from _summaries(dataset)

@@ -48,6 +48,11 @@ class Shard:
     def output_file(self) -> str:
         return f"part-{self.name}.parquet"
 
+    @staticmethod
+    def name_of(output_file: str) -> str:
+        """`part-00000042.parquet` -> `00000042`."""
+        return output_file.removeprefix("part-").removesuffix(".parquet")
+
     @classmethod
     def from_manifest_file(cls, name: str) -> Shard | None:
         stem = name.removesuffix(".jsonl")
@@ -104,23 +109,23 @@ def read_manifest(location: str) -> Iterator[str]:
     except (FileNotFoundError, OSError) as exc:
         raise UsageError(f"cannot read the manifest {location}: {exc}") from exc
     with handle:
-        parquet = handle.read(4) == b"PAR1"
+        head = handle.read(4096)
         handle.seek(0)
-        if parquet:
+        if head.startswith(b"PAR1"):
             yield from _parquet_paths(handle, location)
             return
-        for number, raw in enumerate(_text_lines(handle), start=1):
+        if b"\x00" in head or head.startswith(b"\x1f\x8b"):  # binary, or gzip: not one path per line
+            raise UsageError(f"the manifest {location} is neither text (one path per line) nor Parquet")
+        for raw in _text_lines(handle):
             line = raw.strip()
             if line and not line.startswith("#"):
                 yield line
-            elif number == 1 and "\x00" in raw:
-                raise UsageError(f"the manifest {location} is neither text nor Parquet")
 
 
 def _text_lines(handle: Any) -> Iterator[str]:
     import io
 
-    yield from io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline=None)
+    yield from io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline=None)
 
 
 def _parquet_paths(handle: Any, location: str) -> Iterator[str]:
@@ -178,7 +183,19 @@ def write_manifest(
             chunk = []
     if chunk:
         yield publish(chunk, False)
+    _drop_beyond(store, index, changed)
     store.write_bytes(COMPLETE, json.dumps({"shards": index, "entries": entries}).encode())
+
+
+def _drop_beyond(store: Store, count: int, changed: Callable[[Shard], None] | None) -> None:
+    """Shards an earlier, longer listing left past the end of this one hold files listed again
+    elsewhere (or gone): their manifest and output go, or export would show rows twice."""
+    for name in store.names(MANIFEST_DIR):
+        shard = Shard.from_manifest_file(name)
+        if shard is not None and shard.index >= count:
+            store.delete(f"{MANIFEST_DIR}/{name}")
+            if changed is not None:
+                changed(shard)
 
 
 def listed_shards(store: Store) -> list[Shard] | None:

@@ -40,11 +40,13 @@ from lzt.engines.shards import (
     JOB_FILE,
     ShardJob,
     ShardTagger,
+    decode_shard,
     job_base,
     output_shards,
     read_shard,
     records_of,
     rescored_table,
+    shard_table,
     store_classifier,
     summary_of,
     write_shard,
@@ -118,19 +120,26 @@ def tag_shards(
         raise UsageError("`out` is required: the folder of the Parquet shards")
     if batch_size < 1 or shard_size < 1:
         raise UsageError("`batch_size` and `shard_size` must be at least 1")
+    if manifest is not None and not is_uri(os.fspath(manifest)) and not os.path.isfile(manifest):
+        raise UsageError(f"no manifest file at {os.fspath(manifest)}")
+    if engine == "ray":
+        from lzt.engines.cluster import require_ray
+
+        require_ray()  # before anything is written
     selection.check(tagger.labels)
     started = time.perf_counter()
     store = Store(out)
     spec = tagger.encoder.preprocess
     job = ShardJob(
-        tagger.classifier, tagger.encoder.name, tagger.encoder.pretrained, tagger.scoring,
+        tagger.classifier, tagger.encoder.name, _weights(tagger), tagger.scoring,
         InputConfig(spec.image_size, Resize(spec.resize_mode)), selection, decoding, batch_size, embeddings,
     )
     identity = {
         "kind": "tag", "inputs": [_absolute(p) for p in paths], "manifest": None if manifest is None else _absolute(manifest),
         "base": job.base, "shard_size": shard_size, "exclude": sorted(exclude), "include_hidden": include_hidden,
         "model": tagger.encoder.identity, "classifier": tagger.classifier.signed_manifest()["sha256"],
-        "selection": canonical(selection), "scoring": canonical(tagger.scoring), "embeddings": embeddings,
+        "selection": canonical(selection), "scoring": canonical(tagger.scoring), "decoding": canonical(decoding),
+        "embeddings": embeddings,
     }
     # Relative entries of the manifest are relative to the folder the run started in, wherever
     # a later run (or export) starts.
@@ -148,15 +157,15 @@ def tag_shards(
         store, iter_sources(paths, manifest, exclude, include_hidden), shard_size, changed=redo
     )
     if engine == "local":
-        from lzt.engines.cluster import write_locally
-
-        shard_tagger = ShardTagger.from_tagger(job, tagger)
+        shard_tagger = ShardTagger(job, tagger=tagger)
         with progress("tagging", None, "images") as advance:
             for shard in shards:
                 if shard.output_file in done:
                     run.skipped += 1
                     continue
-                _count(run, write_locally(shard, shard_tagger, store, spec, job), advance)
+                table = shard_table(shard_tagger(decode_shard(store, shard, spec, job.decoding, job.base)), tagger.classifier.embed_dim)
+                write_shard(store, shard.name, table)
+                _count(run, summary_of(table), advance)
     else:
         job.classifier = store.location  # the actors read it from the run's folder, not from Ray's object store
         _run_on_ray(shards, done, job, store, spec, ray, run, progress)
@@ -199,18 +208,38 @@ def _waves(shards: Iterable[Shard]) -> Iterator[list[Shard]]:
         for start in range(0, len(shards), MAX_WAVE):
             yield shards[start : start + MAX_WAVE]
         return
-    found: queue.Queue = queue.Queue()
+    found: queue.Queue = queue.Queue(maxsize=2 * MAX_WAVE)  # the listing runs ahead by two waves at most
     end = object()
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                found.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def list_all() -> None:
         try:
             for shard in shards:
-                found.put(shard)
+                if not put(shard):
+                    return  # the run ended (an error, Ctrl-C): stop listing
         except BaseException as exc:  # handed to the main thread, which raises it
-            found.put(exc)
-        found.put(end)
+            put(exc)
+            return
+        put(end)
 
     threading.Thread(target=list_all, name="lzt-listing", daemon=True).start()
+    try:
+        yield from _collect_waves(found, end)
+    finally:
+        stop.set()
+
+
+def _collect_waves(found: queue.Queue, end: object) -> Iterator[list[Shard]]:
+    """Waves from the listing thread's queue, until its end marker; its error is raised here."""
     deadline = time.monotonic() + FIRST_WAVE_WAIT
     finished = False
     while not finished:
@@ -267,6 +296,13 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
     return value
+
+
+def _weights(tagger: Tagger) -> str:
+    """The weights for workers to load: a tag, or a checkpoint's absolute path (workers do not
+    run in the driver's folder)."""
+    weights = tagger.encoder.pretrained
+    return os.path.abspath(weights) if os.path.isfile(weights) else weights
 
 
 def _absolute(path: str | os.PathLike) -> str:
@@ -340,7 +376,7 @@ def rescore_shards(
         if engine == "local":
             for name in pending:
                 table = rescored_table(tagger, read_shard(source_store, name), selection, classifier_id)
-                write_shard(target, name.removeprefix("part-").removesuffix(".parquet"), table)
+                write_shard(target, Shard.name_of(name), table)
                 _count(run, summary_of(table), advance)
         else:
             from lzt.engines.cluster import ray_session, rescore_wave

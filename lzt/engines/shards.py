@@ -22,13 +22,14 @@ import os
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
 from lzt.config import DecodeOptions, InputConfig, ScoringConfig, Selection
 from lzt.engines.manifest import TAR_SUFFIX, Shard, shard_entries
 from lzt.engines.store import Store, filesystem, is_uri
+from lzt.errors import UsageError
 from lzt.record import Record
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ TAR_MEMBER_SEPARATOR = "#"
 CLASSIFIER_FILE = "_lzt/classifier.lzt"
 JOB_FILE = "_lzt/job.json"
 RESCORE_CHUNK = 65536  # stored embeddings scored at once when re-scoring
+ERROR_SAMPLES = 3  # error rows per shard reported back to the driver (all are in the shard)
 
 
 @dataclass
@@ -199,15 +201,11 @@ class ShardTagger:
     Ray keeps one per actor (its model loaded once)."""
 
     def __init__(self, job: ShardJob, device: str = "auto", tagger: Tagger | None = None):
+        """`tagger`: one already loaded for `job` (the local engine's); else loaded on `device`."""
         self.job = job
         self.tagger = tagger if tagger is not None else job.load_tagger(device)
         self.model = self.tagger.encoder.identity
         self.classifier = self.tagger.classifier.signed_manifest()["sha256"]
-
-    @classmethod
-    def from_tagger(cls, job: ShardJob, tagger: Tagger) -> ShardTagger:
-        """Around a Tagger already loaded for `job` (the local engine's)."""
-        return cls(job, tagger=tagger)
 
     def __call__(self, decoded: DecodedShard) -> TaggedShard:
         import torch
@@ -320,19 +318,24 @@ def records_of(table: pa.Table) -> Iterator[Record]:
 
 
 def read_shards(location: str | os.PathLike) -> Iterator[Record]:
-    """Every record of a folder of shards written by `tag_shards` (or a re-score), in shard order."""
+    """Every record of a folder of shards written by `tag_shards` (or a re-score), in shard order.
+    UsageError for a folder that no sharded run wrote to."""
     store = Store(location)
-    for name in output_shards(store):
+    names = output_shards(store)
+    if not names and not store.exists(JOB_FILE):
+        raise UsageError(f"no shards under {store.location} (`lzt tag --out` writes them)")
+    for name in names:
         yield from records_of(read_shard(store, name, ["path", "tags", "error"]))
 
 
-def sidecar_records(location: str | os.PathLike) -> Iterator[Record]:
-    """`read_shards` for writers of files beside the images (captions, XMP): relative paths are
-    resolved against the folder the run started in; an image inside a tar shard or an object
-    store has no folder to write beside, so its record carries that reason as its error."""
+def sidecar_records(location: str | os.PathLike, records: Iterable[Record] | None = None) -> Iterator[Record]:
+    """The records of a shard folder (or `records` read from it, such as re-scored ones) for
+    writers of files beside the images (captions, XMP): relative paths are resolved against the
+    folder the run started in; an image inside a tar shard or an object store has no folder to
+    write beside, so its record carries that reason as its error."""
     store = Store(location)
     base = job_base(store)
-    for record in read_shards(location):
+    for record in read_shards(location) if records is None else records:
         text = os.fspath(record.path or "")
         if is_uri(text):
             yield Record(record.path, error="in an object store: no caption or sidecar can be written beside it")
@@ -360,7 +363,9 @@ def embeddings_of(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
 def rescored_table(tagger: Tagger, table: pa.Table, selection: Selection, classifier_id: str) -> pa.Table:
     """A shard table with new tags (and classifier identity) from its stored embeddings, scored
-    exactly as the tagging run scored them."""
+    as the tagging run scored them (the same float16-rounded embeddings, not normalised again):
+    with the same classifier the tags are the same, except under `image+label` calibration,
+    which depends on the batch (here up to RESCORE_CHUNK rows)."""
     import pyarrow as pa
     import torch
 
@@ -385,4 +390,4 @@ def summary_of(table: pa.Table) -> dict:
     errors = table.column("error").to_pylist()
     paths = table.column("path").to_pylist()
     failed = [(p, e) for p, e in zip(paths, errors) if e is not None]
-    return {"images": len(errors), "errors": len(failed), "samples": failed[:3]}
+    return {"images": len(errors), "errors": len(failed), "samples": failed[:ERROR_SAMPLES]}

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lzt.errors import UsageError
+from lzt.errors import LztError, UsageError
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -41,11 +41,12 @@ def filesystem(location: str) -> tuple[pyarrow.fs.FileSystem, str]:
 
 
 def uri_of(location: str, path: str) -> str:
-    """The URI of `path` found by listing `location` (`s3://bucket/x` lists `bucket/x/a.jpg`)."""
+    """The URI of `path` found by listing `location` (`s3://bucket/x` lists `bucket/x/a.jpg`;
+    `file:///data` lists `/data/a.jpg`). Query parameters of `location` (an S3 endpoint, a
+    region) are not carried over: give them through the environment."""
     if not is_uri(location):
         return path
-    scheme = location.split("://", 1)[0]
-    return f"{scheme}://{path}" if scheme != "file" else f"file://{path}"
+    return f"{location.split('://', 1)[0]}://{path}"
 
 
 class Store:
@@ -80,7 +81,14 @@ class Store:
             return handle.read()
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        """Publish `data` under `name` whole (see the module's note)."""
+        """Publish `data` under `name` whole (see the module's note); LztError when it cannot
+        be written (a read-only or full disk, missing credentials)."""
+        try:
+            self._publish(name, data)
+        except OSError as exc:
+            raise LztError(f"cannot write {self.path(name)}: {exc.strerror or exc}") from exc
+
+    def _publish(self, name: str, data: bytes) -> None:
         target = self.path(name)
         parent = target.rsplit("/", 1)[0]
         self.fs.create_dir(parent, recursive=True)
@@ -99,7 +107,10 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
 
     def delete(self, name: str) -> None:
-        import contextlib
-
-        with contextlib.suppress(FileNotFoundError, OSError):
+        """Remove a file; one that is already gone is fine."""
+        try:
             self.fs.delete_file(self.path(name))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise LztError(f"cannot delete {self.path(name)}: {exc.strerror or exc}") from exc

@@ -1,10 +1,8 @@
 """`lzt tag --out` (the in-process sharded engine), `lzt export` and `--from-embeddings` through
 the real CLI: export gives byte for byte what `lzt tag --format` gives, and the options that do
-not go together say so in one line. The Ray engine's CLI runs are in tests/e2e/test_ray_engine.py."""
+not go together say so in one line. The Ray engine's CLI runs are in tests/e2e/test_ray_cluster.py."""
 
 from __future__ import annotations
-
-import shutil
 
 import pytest
 
@@ -96,8 +94,30 @@ def test_a_missing_manifest_column_is_one_line(tmp_path, tiny_classifier):
     assert "has no 'path' column (its columns: file)" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_export_of_a_folder_without_shards_is_an_empty_run(tmp_path):
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    tmp_path.mkdir()
-    run = invoke("export", tmp_path)
-    assert run.stdout == "" and "exported 0 of 0 records" in run.stderr
+def test_export_of_a_folder_no_run_wrote_is_one_line(tmp_path):
+    run = invoke("export", tmp_path / "nothing-here", check=2)
+    assert "no shards under" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_uris_without_out_say_what_reads_them(tmp_path):
+    run = invoke("tag", f"file://{tmp_path}", "--pretrained", "none", check=2)
+    assert "add --out DIR" in run.stderr
+
+
+def test_rescored_captions_land_beside_the_photos_whatever_the_folder(tmp_path, tiny_classifier, monkeypatch):
+    photos = copy_photos(tmp_path / "photos", 3)
+    monkeypatch.chdir(tmp_path)
+    invoke("tag", "photos", "-c", tiny_classifier, *TAG, "--out", tmp_path / "out")  # relative paths in the shards
+    other = tmp_path / "other.lzt"
+    random_classifier(["sky", "road", "cat"], other, seed=2)
+    monkeypatch.chdir(tmp_path / "photos")  # elsewhere: captions still go beside the photos
+    invoke("tag", "--from-embeddings", tmp_path / "out", "-c", other, "--pretrained", "none", "--no-local", "-k", "2", "--format", "txt", "-q")
+    captions = sorted(photos.glob("*.txt"))
+    assert len(captions) == 3 and all(set(c.read_text().strip().split(", ")) <= {"sky", "road", "cat"} for c in captions)
+
+
+def test_a_cluster_address_where_nothing_answers_is_one_line_at_once(tmp_path, small_images, tiny_classifier):
+    pytest.importorskip("ray")
+    run = invoke("tag", small_images, "-c", tiny_classifier, "--pretrained", "none", "--engine", "ray", "--out", tmp_path / "o",
+                 "--ray-address", "127.0.0.1:1", check=1)
+    assert "cannot join the Ray cluster at 127.0.0.1:1: nothing answers there" in run.stderr and "Traceback" not in run.stderr

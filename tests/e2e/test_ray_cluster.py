@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import time
@@ -81,6 +82,7 @@ def test_killing_the_second_node_mid_run_loses_and_duplicates_nothing(tmp_path, 
         while not any(name.startswith("ray::Map") for name in doomed.worker_node_processes()):  # its share of the work
             assert driver.poll() is None and time.monotonic() < deadline, "the second node never got work"
             time.sleep(0.05)
+        assert driver.poll() is None  # the job is running when its node dies
         doomed.kill_worker_node()
         assert not doomed.worker_node_alive()
         _, stderr = driver.communicate(timeout=300)
@@ -103,8 +105,10 @@ def test_a_killed_driver_reruns_to_completion_without_duplicates(tmp_path, clust
     driver.wait(30)
     done_before = len(list(out.glob("part-*.parquet")))
     assert done_before < 32  # killed mid-run
-    rerun = run_lzt(*args, env=cluster.env)
+    rerun = run_lzt(*(arg for arg in args if arg != "-q"), env=cluster.env)  # without -q: its summary line
     assert "Traceback" not in rerun.stderr
+    skipped = re.search(r"; (\d+) shards were already done", rerun.stderr)
+    assert skipped and int(skipped.group(1)) >= done_before  # resumed, not redone
     records = exported(out)
     assert Counter(r["path"] for r in records) == Counter(r["path"] for r in coco128_local_records)
     assert records == coco128_local_records

@@ -27,4 +27,5 @@ def test_embedded_ray_equals_the_local_engine_and_a_rerun_adds_nothing(tmp_path,
     again = run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG[:-1], "--engine", "ray", "--out", out,
                     "--shard-size", "40", "--actors", "2", env=EMBEDDED)
     assert "tagged 0 of 0 images" in again.stderr and "4 shards were already done" in again.stderr
+    assert "on Ray" not in again.stderr and "Token" not in again.stderr  # nothing to do: no Ray started
     assert exported(out) == coco128_local_records

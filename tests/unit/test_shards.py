@@ -1,12 +1,13 @@
 """Sharded runs without Ray (engine `local`): manifests, tar shards, the Parquet layout, resume,
 re-scoring stored embeddings, and the records read back. The Ray engine runs the same three
-steps on a cluster (tests/e2e/test_ray_engine.py)."""
+steps on a cluster (tests/e2e/test_ray_embedded.py, tests/e2e/test_ray_cluster.py)."""
 
 from __future__ import annotations
 
 import io
 import json
 import tarfile
+import time
 import warnings
 from pathlib import Path
 
@@ -226,6 +227,47 @@ def test_run_settings_compare_the_same_across_processes(tmp_path, small_images, 
     tag_shards([small_images], tmp_path / "out", tagger, engine="local", selection=one)
     monkeypatch.chdir(tmp_path)  # the same absolute inputs from another folder: the same run, resumed
     assert tag_shards([small_images], tmp_path / "out", tagger, engine="local", selection=other).skipped == 1
+
+
+def test_waves_follow_a_slow_listing_in_order_and_raise_its_error(monkeypatch):
+    from lzt.engines import run as engine_run
+
+    monkeypatch.setattr(engine_run, "MAX_WAVE", 3)
+    monkeypatch.setattr(engine_run, "FIRST_WAVE_WAIT", 0.05)
+
+    def slow_listing(count: int, fail: bool = False):
+        for index in range(count):
+            time.sleep(0.01)
+            yield Shard(index)
+        if fail:
+            raise UsageError("the manifest broke")
+
+    waves = list(engine_run._waves(slow_listing(10)))
+    assert [shard.index for wave in waves for shard in wave] == list(range(10))  # each once, in order
+    assert len(waves) >= 4 and all(1 <= len(wave) <= 3 for wave in waves)
+    with pytest.raises(UsageError, match="the manifest broke"):
+        list(engine_run._waves(slow_listing(2, fail=True)))
+
+
+def test_a_shorter_relisting_drops_the_shards_past_its_end(tmp_path, tagger):
+    photos = copy_photos(tmp_path / "photos", 9)
+    out = tmp_path / "out"
+    tag_shards([photos], out, tagger, engine="local", shard_size=4)  # shards of 4, 4, 1
+    (out / "_lzt/manifest/_COMPLETE").unlink()  # the listing did not finish, and then a photo went away
+    sorted(photos.glob("*.jpg"))[-1].unlink()
+    tag_shards([photos], out, tagger, engine="local", shard_size=4)
+    assert sorted(p.name for p in out.glob("part-*.parquet")) == ["part-00000000.parquet", "part-00000001.parquet"]
+    assert [r.path for r in read_shards(out)] == sorted(photos.glob("*.jpg"))
+
+
+def test_manifests_that_are_not_text_are_refused(tmp_path):
+    import gzip
+
+    (tmp_path / "list.txt.gz").write_bytes(gzip.compress(b"a.jpg\nb.jpg\n"))
+    with pytest.raises(UsageError, match="neither text"):
+        list(read_manifest(str(tmp_path / "list.txt.gz")))
+    (tmp_path / "bom.txt").write_bytes("\ufeffa.jpg\n".encode())
+    assert list(read_manifest(str(tmp_path / "bom.txt"))) == ["a.jpg"]
 
 
 def test_shard_names_round_trip():
