@@ -13,6 +13,7 @@ shards on every run: what a re-run finds already written is not tagged again.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from lzt.engines.store import Store, filesystem, is_uri, uri_of
 from lzt.errors import UsageError
-from lzt.tagging.discovery import IMAGE_EXTENSIONS, discover
+from lzt.tagging.discovery import DEFAULT_EXCLUDES, IMAGE_EXTENSIONS, discover
 
 MANIFEST_DIR = "_lzt/manifest"
 COMPLETE = f"{MANIFEST_DIR}/_COMPLETE"
@@ -74,14 +75,14 @@ def iter_sources(
     for given in paths:
         text = os.fspath(given)
         if is_uri(text):
-            yield from _list_uri(text)
+            yield from _list_uri(text, exclude, include_hidden)
         else:
             yield from (os.fsdecode(found) for found in discover([text], exclude, include_hidden, SHARD_EXTENSIONS))
     if manifest is not None:
         yield from read_manifest(os.fspath(manifest))
 
 
-def _list_uri(location: str) -> Iterator[str]:
+def _list_uri(location: str, exclude: Sequence[str] = (), include_hidden: bool = False) -> Iterator[str]:
     """Image files and tars under a URI (a bucket prefix, a `file://` folder), sorted; a URI of
     one file is that file. Object stores list without a streaming API in pyarrow, so a prefix is
     listed in one call: give a manifest for buckets of many millions of objects."""
@@ -95,8 +96,12 @@ def _list_uri(location: str) -> Iterator[str]:
         yield location
         return
     found = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    patterns = (*DEFAULT_EXCLUDES, *exclude)
     for item in sorted((f for f in found if f.type == pafs.FileType.File), key=lambda f: f.path):
-        if Path(item.base_name).suffix.lower() in SHARD_EXTENSIONS and not item.base_name.startswith("."):
+        parts = item.path[len(root.rstrip("/")) :].strip("/").split("/")  # like the local walk: any hidden or excluded part
+        if any((not include_hidden and part.startswith(".")) or any(fnmatch.fnmatch(part, p) for p in patterns) for part in parts):
+            continue
+        if Path(item.base_name).suffix.lower() in SHARD_EXTENSIONS:
             yield uri_of(location, item.path)
 
 

@@ -323,7 +323,7 @@ def read_shards(location: str | os.PathLike) -> Iterator[Record]:
     store = Store(location)
     names = output_shards(store)
     if not names and not store.exists(JOB_FILE):
-        raise UsageError(f"no shards under {store.location} (`lzt tag --out` writes them)")
+        raise UsageError(f"no shards under {store.location}: no sharded run (tag_shards) wrote to it")
     for name in names:
         yield from records_of(read_shard(store, name, ["path", "tags", "error"]))
 
@@ -341,6 +341,9 @@ def sidecar_records(location: str | os.PathLike, records: Iterable[Record] | Non
             yield Record(record.path, error="in an object store: no caption or sidecar can be written beside it")
         elif isinstance(record.path, str):
             yield Record(record.path, error="inside a tar shard: no caption or sidecar can be written beside it")
+        elif record.error is None and not Path(base, text).exists():
+            # moved or deleted since, or a name that was not UTF-8 (stored with \\x escapes)
+            yield Record(Path(base, text), error="the image is no longer there: no caption or sidecar written")
         else:
             yield Record(Path(base, text), record.tags, record.error)
 

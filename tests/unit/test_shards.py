@@ -96,8 +96,11 @@ def test_manifests_in_text_and_parquet_and_their_errors(tmp_path):
 def test_uris_are_listed_through_pyarrow_filesystems(tmp_path):
     photos = copy_photos(tmp_path / "photos", 3)
     (photos / "notes.txt").write_text("not an image")
-    uris = list(iter_sources([f"file://{photos}"]))
-    assert uris == [f"file://{p}" for p in sorted(photos.glob("*.jpg"))]
+    for hidden in (".trash/a.jpg", "@eaDir/b.jpg", "drafts/c.jpg"):
+        (photos / hidden).parent.mkdir()
+        (photos / hidden).write_bytes(b"x")
+    uris = list(iter_sources([f"file://{photos}"], exclude=["drafts"]))
+    assert uris == [f"file://{p}" for p in sorted(photos.glob("*.jpg"))]  # hidden, OS debris and excluded skipped
     with pytest.raises(UsageError, match="no such file or folder"):
         list(iter_sources([f"file://{tmp_path}/nowhere"]))
 
@@ -183,6 +186,15 @@ def test_relative_paths_and_uris_decode_and_stay_as_given(tmp_path, small_images
     assert records[0].ok and records[1].ok and records[2].error == "file not found" and run.errors == 1
     monkeypatch.chdir(tmp_path)  # sidecars are written beside the files, wherever export runs
     assert next(r.path for r in sidecar_records(tmp_path / "out")) == first[0]
+
+
+def test_an_image_gone_since_tagging_gets_no_sidecar_but_an_error(tmp_path, tagger):
+    photos = copy_photos(tmp_path / "photos", 2)
+    tag_shards([photos], tmp_path / "out", tagger, engine="local")
+    gone = sorted(photos.glob("*.jpg"))[0]
+    gone.unlink()
+    records = {r.path: r for r in sidecar_records(tmp_path / "out")}
+    assert "no longer there" in records[gone].error and sum(r.ok for r in records.values()) == 1
 
 
 # --- re-scoring without pixels ----------------------------------------------------------------------
