@@ -27,7 +27,7 @@ def python_api_examples() -> list[str]:
 
 def test_the_python_api_section_has_the_promised_examples():
     code = "\n".join(python_api_examples())
-    for needle in ("tagger.tag(", "tag_images(", "build_classifier([", "score_embeddings(", "map_batches(", "lzt.evaluate("):
+    for needle in ("tagger.tag(", "tag_images(", "build_classifier([", "score_embeddings(", "map_batches(", "lzt.evaluate(", "tag_shards(", "rescore("):
         assert needle in code, needle
 
 
@@ -55,7 +55,9 @@ def test_readme_examples_run(coco128, everyday_cache, tmp_path):
     assert run.returncode == 0, run.stderr[-4000:]
     lines = run.stdout.splitlines()
     ray_ran = any("import ray" in code for code in examples)
-    assert sum(line.startswith("photos/") for line in lines) >= (2 if ray_ran else 1) * len(rows)  # the folder example, Ray's
+    # the folder example, the shards read back and re-scored, and Ray's
+    assert sum(line.startswith("photos/") for line in lines) >= (4 if ray_ran else 3) * len(rows)
+    assert any(line == f"{len(rows)} images in 1 shards (0 already done)" for line in lines)
     assert (tmp_path / "pets.lzt").is_file() and (tmp_path / "lzt-cache" / "embeddings.sqlite3").is_file()
     assert any(line.startswith("mAP ") and f"on {len(rows)} images" in line for line in lines)
     assert "Traceback" not in run.stderr
