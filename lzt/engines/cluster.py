@@ -44,9 +44,17 @@ def stage_errors() -> Iterator[None]:
     try:
         yield
     except ray.exceptions.RayError as exc:
-        cause = getattr(exc, "cause", None)
-        reason = first_line(cause) if isinstance(cause, BaseException) else first_line(exc)
-        raise LztError(f"the Ray job failed: {reason} (the shards written so far are kept; run again to resume)") from exc
+        raise LztError(f"the Ray job failed: {root_cause(exc)} (the shards written so far are kept; run again to resume)") from exc
+
+
+def root_cause(exc: BaseException) -> str:
+    """The line of a Ray error that says what went wrong: the last `SomeError: ...` line of the
+    remote traceback it carries (colour codes removed), else its first line."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    causes = [line.strip() for line in text.splitlines() if re.match(r"^\s*[\w.]*(Error|Exception|Unavailable)\b.*:", line)]
+    return causes[-1][:300] if causes else first_line(exc)
 
 
 def require_ray() -> Any:
@@ -90,9 +98,9 @@ def ray_session(config: RayConfig = RayConfig()) -> Iterator[Any]:
     except (ConnectionError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:  # unreachable, malformed, refused
         where = f"the Ray cluster at {address}" if address else "an embedded Ray"
         raise LztError(f"cannot start or join {where}: {first_line(exc)}") from exc
-    _quiet_data(ray)
     try:
-        yield ray
+        with _quiet_data(ray):
+            yield ray
     finally:
         ray.shutdown()
 
@@ -131,13 +139,25 @@ def _loopback_only(ray: Any) -> Iterator[None]:
         constants.ENABLE_RAY_CLUSTER = saved
 
 
-def _quiet_data(ray: Any) -> None:
-    """The CLI shows its own progress; Ray Data's bars and execution banners would interleave."""
+@contextmanager
+def _quiet_data(ray: Any) -> Iterator[None]:
+    """For the Ray session lzt started: no progress bars or execution banners (lzt reports its
+    own progress), and no Ray Data error logs with remote tracebacks (a failed stage becomes one
+    LztError, see stage_errors). Restored afterwards: the host program's settings stay its own."""
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    context.enable_auto_log_stats = False
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    names = ("enable_progress_bars", "print_on_execution_start", "enable_auto_log_stats")
+    saved = {name: getattr(context, name) for name in names}
+    data_logger = logging.getLogger("ray.data")
+    level = data_logger.level
+    for name in names:
+        setattr(context, name, False)
+    data_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
+        data_logger.setLevel(level)
 
 
 def _actor_placement(ray: Any, actors: int) -> tuple[dict[str, Any], str, int]:

@@ -282,6 +282,18 @@ def test_manifests_that_are_not_text_are_refused(tmp_path):
     assert list(read_manifest(str(tmp_path / "bom.txt"))) == ["a.jpg"]
 
 
+def test_a_ray_error_is_reduced_to_its_root_cause():
+    from lzt.engines.cluster import root_cause
+
+    remote = (
+        "The actor died because of an error raised in its creation task, \x1b[36mray::MapWorker(...).__init__()\x1b[39m\n"
+        "Traceback (most recent call last):\n  File \"x.py\", line 1, in f\n"
+        "lzt.errors.ClassifierFileError: no classifier file at /run/_lzt/classifier.lzt\n"
+    )
+    assert root_cause(RuntimeError(remote)) == "lzt.errors.ClassifierFileError: no classifier file at /run/_lzt/classifier.lzt"
+    assert root_cause(RuntimeError("the node died")) == "the node died"
+
+
 def test_shard_names_round_trip():
     assert Shard(42).output_file == "part-00000042.parquet"
     assert Shard.from_manifest_file(Shard(7, tar=True).manifest_file.rsplit("/", 1)[1]) == Shard(7, tar=True)
