@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from lzt.config import (
     Calibration,
     DecodeOptions,
+    Decoder,
     InputConfig,
     LLMConfig,
     Mapping,
@@ -69,7 +70,7 @@ _LAZY = {
 __all__ = [
     # tagging
     "Tagger", "Record", "Embeddings", "ScoringConfig", "MappingConfig", "Mapping", "Calibration", "Selection", "select_tags",
-    "DecodeOptions", "InputConfig", "Resize",
+    "DecodeOptions", "Decoder", "InputConfig", "Resize",
     # building classifiers
     "build_classifier", "load_classifier", "save_classifier", "Classifier", "TrainConfig", "BuildReport",
     "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary",

@@ -165,11 +165,22 @@ def parse_label_list(values: Iterable[str]) -> frozenset[str]:
 # --- input ----------------------------------------------------------------------------------
 
 
+class Decoder(str, Enum):
+    """Who decodes JPEGs. `cpu`: Pillow in the decoding processes (draft mode), every format.
+    `gpu`: baseline JPEGs in batches by torchvision on the model's device (nvJPEG on CUDA; on a
+    CPU device the same call runs libjpeg-turbo), the rest as `cpu`. `auto`: `gpu` when the
+    model runs on CUDA, else `cpu`."""
+
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """How image files are decoded: `max_pixels` refuses larger images before decoding them
     (decompression bombs); `decode_timeout` gives up on a file whose decoding takes longer
-    (seconds; None or 0: never).
+    (seconds; None or 0: never); `decoder` chooses who decodes JPEGs (see Decoder).
 
     lzt checks `max_pixels` itself and leaves Pillow's process-wide limit alone; a program that
     keeps Pillow's default (PIL.Image.MAX_IMAGE_PIXELS, errors above about 179 MP) and raises
@@ -177,8 +188,13 @@ class DecodeOptions:
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     decode_timeout: float | None = DEFAULT_DECODE_TIMEOUT
+    decoder: Decoder = Decoder.auto
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "decoder", Decoder(self.decoder))
+        except ValueError:
+            raise UsageError(f"`DecodeOptions.decoder` must be auto, cpu or gpu, not {self.decoder!r}") from None
         if self.max_pixels < 1:
             raise UsageError("`DecodeOptions.max_pixels` must be at least 1")
         if self.decode_timeout is not None and self.decode_timeout < 0:

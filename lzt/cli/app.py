@@ -38,6 +38,7 @@ FLAG_ALIASES = {
     "Selection.exclude": "--exclude-tags", "Selection.per_label": "--thresholds", "Selection.rename": "--rename",
     "InputConfig.image_size": "--image-size", "InputConfig.resize": "--resize",
     "DecodeOptions.max_pixels": "--max-pixels", "DecodeOptions.decode_timeout": "--decode-timeout",
+    "DecodeOptions.decoder": "--decode",
     "TrainConfig.seed": "--seed", "TrainConfig.epochs": "--epochs", "TrainConfig.noise_std": "--noise",
     "RayConfig.actors": "--actors", "RayConfig.object_store_memory": "--object-store-memory", "RayConfig.address": "--ray-address",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",

@@ -27,6 +27,7 @@ from lzt.config import (
     DEFAULT_SHARD_SIZE,
     Calibration,
     DecodeOptions,
+    Decoder,
     InputConfig,
     LLMConfig,
     Mapping,
@@ -187,9 +188,10 @@ class DecodingOptions:
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Decoding processes (default: one per core, at most 16; 0 decodes in the main process).")] = None
     max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images with more pixels than this (decompression bombs).")] = _DECODING.max_pixels
     decode_timeout: Annotated[float, typer.Option("--decode-timeout", min=0, help="Give up on a file whose decoding takes longer than this many seconds (0: never).")] = _DECODING.decode_timeout or 0.0
+    decode: Annotated[Decoder, typer.Option("--decode", help="Who decodes JPEGs: cpu (Pillow in the decoding processes), gpu (baseline JPEGs in batches by torchvision on the model's device: nvJPEG on CUDA), auto (gpu on CUDA, else cpu).")] = _DECODING.decoder
 
     def config(self) -> DecodeOptions:
-        return DecodeOptions(self.max_pixels, self.decode_timeout or None)
+        return DecodeOptions(self.max_pixels, self.decode_timeout or None, self.decode)
 
 
 @dataclass

@@ -20,7 +20,8 @@ from PIL import Image
 from lzt.config import DecodeOptions
 from lzt.model import PreprocessSpec
 from lzt.tagging.cache import CachedEmbedding, EmbeddingCache, FileIdentity, content_hash
-from lzt.tagging.decoding import DecodeTimeout, decode_image, describe_error
+from lzt.tagging.decoding import DecodeTimeout, decode_image, describe_error, read_batch_jpeg
+from lzt.tagging.jpeg import JpegInfo
 
 
 @dataclass
@@ -32,6 +33,8 @@ class ImageBatch:
     cached: dict[int, CachedEmbedding] = field(default_factory=dict)  # position -> from the cache
     # position -> (file identity, content hash): what to record in the cache for this file
     identities: dict[int, tuple[FileIdentity, str]] = field(default_factory=dict)
+    # position -> (file bytes, headers): JPEGs left to the batched decoder (DecodeOptions.decoder)
+    jpegs: dict[int, tuple[bytes, JpegInfo]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,12 @@ class CacheLookup:
 
 
 def decode_batch(
-    paths: list[Path], spec: PreprocessSpec, options: DecodeOptions = DecodeOptions(), lookup: CacheLookup | None = None
+    paths: list[Path], spec: PreprocessSpec, options: DecodeOptions = DecodeOptions(), lookup: CacheLookup | None = None,
+    batched_jpegs: bool = False,
 ) -> ImageBatch:
-    tensors, ok, errors, cached, identities = [], [], {}, {}, {}
+    """Decode a batch's files (Pillow), or with `batched_jpegs` only read the JPEGs that the
+    batched decoder takes (ImageBatch.jpegs), leaving their decoding to the model's device."""
+    tensors, ok, errors, cached, identities, jpegs = [], [], {}, {}, {}, {}
     for position, path in enumerate(paths):
         if lookup is not None:
             found, identity = lookup.find(path)
@@ -79,6 +85,10 @@ def decode_batch(
                 cached[position] = found
                 continue
         try:
+            read = read_batch_jpeg(path, options) if batched_jpegs else None
+            if read is not None:
+                jpegs[position] = read
+                continue
             tensors.append(decode_image(path, spec, options))
             ok.append(position)
         except (Exception, DecodeTimeout) as exc:  # any failure of any decoder is this file's problem only
@@ -86,7 +96,7 @@ def decode_batch(
             identities.pop(position, None)
     size = spec.image_size
     pixels = torch.stack(tensors) if tensors else torch.empty(0, 3, size, size, dtype=torch.uint8)
-    return ImageBatch(paths, pixels, ok, errors, cached, identities)
+    return ImageBatch(paths, pixels, ok, errors, cached, identities, jpegs)
 
 
 def _worker_lookup(spec: CacheSpec | None) -> CacheLookup | None:
@@ -100,11 +110,15 @@ def _worker_lookup(spec: CacheSpec | None) -> CacheLookup | None:
 
 
 class _BatchStream(torch.utils.data.IterableDataset):
-    def __init__(self, path_batches: Iterable[list[Path]], spec: PreprocessSpec, options: DecodeOptions, cache: CacheSpec | None):
+    def __init__(
+        self, path_batches: Iterable[list[Path]], spec: PreprocessSpec, options: DecodeOptions, cache: CacheSpec | None,
+        batched_jpegs: bool,
+    ):
         self.path_batches = path_batches
         self.spec = spec
         self.options = options
         self.cache = cache
+        self.batched_jpegs = batched_jpegs
 
     def __iter__(self) -> Iterator[ImageBatch]:
         info = torch.utils.data.get_worker_info()
@@ -113,7 +127,7 @@ class _BatchStream(torch.utils.data.IterableDataset):
         try:
             for index, paths in enumerate(self.path_batches):
                 if index % workers == me:
-                    yield decode_batch(paths, self.spec, self.options, lookup)
+                    yield decode_batch(paths, self.spec, self.options, lookup, self.batched_jpegs)
         finally:
             if lookup is not None:
                 lookup.cache.close()
@@ -143,18 +157,20 @@ def iter_batches(
     cache: EmbeddingCache | None = None,
     needs_local: bool = False,
     pin_memory: bool = False,
+    batched_jpegs: bool = False,
 ) -> Generator[ImageBatch, None, None]:
     """Decoded batches, in order. `path_batches` must be re-iterable (each worker walks it).
     With `workers` 0 decoding runs here, looking up `cache` directly; worker processes open
-    their own read-only connection to it. Closing the iterator stops the workers at once."""
+    their own read-only connection to it. `batched_jpegs`: see decode_batch. Closing the iterator
+    stops the workers at once."""
     if workers <= 0:
         lookup = CacheLookup(cache, needs_local) if cache is not None else None
         for paths in path_batches:
-            yield decode_batch(paths, spec, options, lookup)
+            yield decode_batch(paths, spec, options, lookup, batched_jpegs)
         return
     cache_spec = CacheSpec(cache.path.parent, cache.encoder_key, needs_local) if cache is not None else None
     loader = torch.utils.data.DataLoader(
-        _BatchStream(path_batches, spec, options, cache_spec),
+        _BatchStream(path_batches, spec, options, cache_spec, batched_jpegs),
         batch_size=None,
         num_workers=workers,
         prefetch_factor=2,

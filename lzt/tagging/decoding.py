@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lzt.config import DecodeOptions
 from lzt.errors import InputError
 from lzt.model import PreprocessSpec
+from lzt.tagging.jpeg import JpegInfo, parse_jpeg
 
 EXIF_ORIENTATION = 0x0112
 
@@ -255,6 +256,27 @@ def decode_image(path: Path, spec: PreprocessSpec, options: DecodeOptions = Deco
         path = Path(path)
         _check_file(path)
         return _model_input(_open_upright_rgb(path, options, spec.image_size * 2, path.name), spec)
+
+
+JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+
+
+def read_batch_jpeg(path: Path, options: DecodeOptions = DecodeOptions()) -> tuple[bytes, JpegInfo] | None:
+    """A JPEG file's bytes and headers for the batched decoder (lzt.tagging.jpeg), with the same
+    file checks, pixel limit and deadline as decode_image; None when the file is not one the
+    batched decoder takes (another format, progressive, CMYK...): decode it with decode_image."""
+    if Path(path).suffix.lower() not in JPEG_SUFFIXES:
+        return None
+    with _deadline(options.decode_timeout):
+        path = Path(path)
+        _check_file(path)
+        data = path.read_bytes()
+    info = parse_jpeg(data)
+    if info is None or not info.batch_decodable:
+        return None
+    if info.width * info.height > options.max_pixels:
+        raise _too_many_pixels(info.width, info.height, options.max_pixels)
+    return data, info
 
 
 def decode_image_bytes(data: bytes, spec: PreprocessSpec, options: DecodeOptions = DecodeOptions(), name: str = "") -> torch.Tensor:

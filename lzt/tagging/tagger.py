@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lzt.classifier import Classifier, default_classifier, load_classifier
-from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, ScoringConfig, Selection
+from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, Decoder, ScoringConfig, Selection
 from lzt.errors import InputError, UsageError, warn
 from lzt.model import ClipEncoder, InputConfig, load_encoder
 from lzt.model.loading import PRETRAINED_ENV
@@ -30,8 +30,9 @@ from lzt.progress import Progress, logger, no_progress
 from lzt.record import Record
 from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
 from lzt.tagging.cache import EmbeddingCache, failure_reason, open_cache
-from lzt.tagging.decoding import prepare_image
+from lzt.tagging.decoding import DecodeTimeout, decode_image_bytes, describe_error, prepare_image
 from lzt.tagging.discovery import PathBatches
+from lzt.tagging.jpeg import decode_jpegs
 from lzt.tagging.scoring import Scorer
 from lzt.tagging.selection import select_tags
 
@@ -187,23 +188,33 @@ class Tagger:
         batches = iter_batches(
             path_batches, self.encoder.preprocess, default_workers() if workers is None else workers, decoding,
             cache=self._cache, needs_local=self._scorer.local, pin_memory=self.device.type == "cuda",
+            batched_jpegs=self.decodes_jpegs_in_batches(decoding),
         )
-        run = self._records(batches, selection, keep_scores, calibrate)
+        run = self._records(batches, selection, keep_scores, calibrate, decoding)
         self._runs.add(run)
         return run
 
+    def decodes_jpegs_in_batches(self, decoding: DecodeOptions = DecodeOptions()) -> bool:
+        """Whether `tag` leaves baseline JPEGs to torchvision's batched decoder on this tagger's
+        device (`DecodeOptions.decoder` gpu, or auto on CUDA) rather than to Pillow."""
+        return decoding.decoder is Decoder.gpu or (decoding.decoder is Decoder.auto and self.device.type == "cuda")
+
     def _records(
-        self, batches: Generator[ImageBatch, None, None], selection: Selection, keep_scores: bool, calibrate: bool
+        self, batches: Generator[ImageBatch, None, None], selection: Selection, keep_scores: bool, calibrate: bool,
+        decoding: DecodeOptions,
     ) -> Generator[Record, None, None]:
         try:
             for batch in batches:
-                yield from self._tag_batch(batch, selection, keep_scores, calibrate)
+                yield from self._tag_batch(batch, selection, keep_scores, calibrate, decoding)
         finally:
             batches.close()
 
-    def _tag_batch(self, batch: ImageBatch, selection: Selection, keep_scores: bool, calibrate: bool) -> list[Record]:
+    def _tag_batch(
+        self, batch: ImageBatch, selection: Selection, keep_scores: bool, calibrate: bool, decoding: DecodeOptions,
+    ) -> list[Record]:
         tags: dict[int, list[tuple[str, float]]] = {}
         all_scores: dict[int, torch.Tensor] = {}
+        self._decode_jpegs(batch, decoding)
         positions, global_features, tokens = self._batch_embeddings(batch)
         if positions:
             scores = self._scorer.score(global_features, tokens, calibrated=calibrate)
@@ -215,6 +226,35 @@ class Tagger:
             else Record(path, tags=tags[position], scores=all_scores.get(position))
             for position, path in enumerate(batch.paths)
         ]
+
+    def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions) -> None:
+        """The batch's JPEGs left to the batched decoder, decoded on this tagger's device and
+        merged into `batch.pixels` and `batch.ok` in file order. When the batched call refuses
+        one file, the batch's JPEGs are decoded one by one by Pillow, so that only the broken
+        file becomes an error record."""
+        if not batch.jpegs:
+            return
+        positions = sorted(batch.jpegs)
+        datas = [batch.jpegs[p][0] for p in positions]
+        try:
+            decoded = decode_jpegs(datas, [batch.jpegs[p][1] for p in positions], self.encoder.preprocess, self.device)
+        except RuntimeError:
+            decoded_rows, kept = [], []
+            for position, data in zip(positions, datas):
+                try:
+                    decoded_rows.append(decode_image_bytes(data, self.encoder.preprocess, decoding, batch.paths[position].name))
+                    kept.append(position)
+                except (Exception, DecodeTimeout) as exc:  # this file's own failure
+                    batch.errors[position] = describe_error(exc)
+                    batch.identities.pop(position, None)
+            positions = kept
+            size = self.encoder.preprocess.image_size
+            decoded = torch.stack(decoded_rows) if decoded_rows else torch.empty(0, 3, size, size, dtype=torch.uint8)
+        order = sorted(range(len(batch.ok) + len(positions)), key=lambda i: ([*batch.ok, *positions])[i])
+        merged = torch.cat([batch.pixels.to(self.device), decoded.to(self.device)])
+        batch.pixels = merged[order]
+        batch.ok = sorted([*batch.ok, *positions])
+        batch.jpegs = {}
 
     def _batch_embeddings(self, batch: ImageBatch) -> tuple[list[int], torch.Tensor, torch.Tensor | None]:
         """Embeddings of every readable file of a batch, freshly encoded or from the cache, in

@@ -39,3 +39,18 @@ def test_loading_on_cuda_leaves_every_rng_as_it_was():
         load_encoder("lzt-tiny-vit", "none", "cuda")
     assert torch.equal(torch.random.get_rng_state(), cpu)
     assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), gpus))
+
+
+def test_nvjpeg_batch_decoding_matches_the_cpu_decoder(coco128):
+    """The same batched call on CUDA (nvJPEG) and on the CPU (libjpeg-turbo) gives the same model
+    input, up to the decoders' rounding (issue 15's GPU decode path)."""
+    from lzt.model import PreprocessSpec
+    from lzt.tagging.jpeg import decode_jpegs, parse_jpeg
+
+    spec = PreprocessSpec(224, (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
+    datas = [path.read_bytes() for path in sorted((coco128 / "images").glob("*.jpg"))[:16]]
+    infos = [parse_jpeg(data) for data in datas]
+    on_gpu = decode_jpegs(datas, infos, spec, device="cuda")  # type: ignore[arg-type]
+    on_cpu = decode_jpegs(datas, infos, spec, device="cpu")  # type: ignore[arg-type]
+    assert on_gpu.device.type == "cuda" and on_gpu.shape == on_cpu.shape == (16, 3, 224, 224)
+    assert (on_gpu.cpu().float() - on_cpu.float()).abs().mean().item() < 2.0
