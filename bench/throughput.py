@@ -5,8 +5,10 @@ of progressive JPEGs and PNGs, and 12 MP photos), then, in one process and one r
   baseline  open_clip's own preprocess (full PIL decode, full-size bicubic resize) in DataLoader
             workers, autocast encode: the loop people write by hand
   lzt       lzt's pipeline end to end through the public API, lzt.Tagger(...).tag(...): discovery,
-            reduced-size decode in workers, encode, modality mapping, classifier, top-k (the local
-            branch on, as `lzt tag` runs by default)
+            decode, encode, modality mapping, classifier, top-k (the local branch on, as `lzt tag`
+            runs by default), twice: CPU decode (Pillow at reduced size in the workers) and batched
+            decode (`--decode gpu`: workers read the bytes, torchvision decodes baseline JPEGs in
+            batches on the model's device: nvJPEG on CUDA, libjpeg-turbo on a CPU device)
   ceiling   the image encoder alone on pre-decoded tensors already in memory
 Prints a markdown table: images/s, ratio to baseline, fraction of the ceiling, peak host memory.
 Random weights (speed does not depend on them). GPU timings synchronise before reading clocks.
@@ -34,7 +36,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from lzt import Classifier, ClipEncoder, LztWarning, ScoringConfig, Selection, Tagger, load_encoder
+from lzt import Classifier, ClipEncoder, DecodeOptions, LztWarning, ScoringConfig, Selection, Tagger, load_encoder
 from lzt.tagging import default_workers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,9 +105,12 @@ def baseline(encoder, folder: Path, batch_size: int, workers: int) -> int:
     return done
 
 
-def lzt_pipeline(tagger: Tagger, folder: Path, batch_size: int, workers: int) -> int:
-    """What `lzt tag` runs: the Tagger over a folder, every record produced (top 10 labels)."""
-    return sum(1 for _ in tagger.tag([folder], Selection(topk=10), batch_size=batch_size, workers=workers))
+def lzt_pipeline(tagger: Tagger, folder: Path, batch_size: int, workers: int, decoder: str = "cpu") -> int:
+    """What `lzt tag` runs: the Tagger over a folder, every record produced (top 10 labels);
+    `decoder` cpu (Pillow in the workers) or gpu (baseline JPEGs batch-decoded by torchvision on
+    the model's device: nvJPEG on CUDA, libjpeg-turbo on a CPU device)."""
+    decoding = DecodeOptions(decoder=decoder)
+    return sum(1 for _ in tagger.tag([folder], Selection(topk=10), batch_size=batch_size, workers=workers, decoding=decoding))
 
 
 def ceiling(encoder, batch_size: int, batches: int) -> int:
@@ -182,11 +187,12 @@ def main() -> None:
                 seconds, count = timed(partial(baseline, encoder, folder, args.batch_size, args.workers), device, args.repeats)
                 base_rate = count / seconds
                 print(f"| {name} | {device.type} | {set_name} | open_clip loop (baseline) | {base_rate:,.0f} | 1.00 | {base_rate / ceiling_rate:.0%} | {peak_rss_mb():,.0f} |")
-            seconds, count = timed(partial(lzt_pipeline, tagger, folder, args.batch_size, args.workers), device, args.repeats)
-            rate = count / seconds
-            ratio = f"{rate / base_rate:.2f}" if base_rate else "-"
-            print(f"| {name} | {device.type} | {set_name} | lzt tag pipeline | {rate:,.0f} | {ratio} | {rate / ceiling_rate:.0%} | {peak_rss_mb():,.0f} |")
-            sys.stdout.flush()
+            for decoder, label in (("cpu", "lzt, CPU decode (Pillow, draft)"), ("gpu", "lzt, batched decode (torchvision)")):
+                seconds, count = timed(partial(lzt_pipeline, tagger, folder, args.batch_size, args.workers, decoder), device, args.repeats)
+                rate = count / seconds
+                ratio = f"{rate / base_rate:.2f}" if base_rate else "-"
+                print(f"| {name} | {device.type} | {set_name} | {label} | {rate:,.0f} | {ratio} | {rate / ceiling_rate:.0%} | {peak_rss_mb():,.0f} |")
+                sys.stdout.flush()
         tagger.close()
         del encoder, tagger
         if device.type == "cuda":
