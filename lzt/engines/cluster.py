@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from lzt.config import DecodeOptions, RayConfig
+from lzt.config import DecodeOptions, Decoder, RayConfig
 from lzt.engines.manifest import Shard
 from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, parquet_bytes, shard_table, summary_of, write_shard
 from lzt.engines.store import Store
@@ -190,15 +191,20 @@ def _column(values: list) -> np.ndarray:
     return column
 
 
-def _decode_stage(batch: dict[str, np.ndarray], store: str, spec: PreprocessSpec, options: DecodeOptions, base: str) -> dict:
-    out: dict[str, list] = {"shard": [], "paths": [], "errors": [], "pixels": [], "count": []}
+def _decode_stage(
+    batch: dict[str, np.ndarray], store: str, spec: PreprocessSpec, options: DecodeOptions, base: str, batched: bool,
+) -> dict:
+    out: dict[str, list] = {"shard": [], "paths": [], "errors": [], "pixels": [], "count": [], "jpegs": []}
     for index, tar in zip(batch["index"], batch["tar"]):
-        decoded = decode_shard(Store(store), Shard(int(index), bool(tar)), spec, options, base)
+        decoded = decode_shard(Store(store), Shard(int(index), bool(tar)), spec, options, base, batched)
         out["shard"].append(decoded.shard)
         out["paths"].append(json.dumps(decoded.paths))
         out["errors"].append(json.dumps(decoded.errors))
         out["pixels"].append(decoded.pixels.tobytes())
         out["count"].append(len(decoded.pixels))
+        # JPEG bytes and headers for the actors' batched decoder; pickled between lzt's own
+        # processes of one job (never from a file).
+        out["jpegs"].append(pickle.dumps(decoded.jpegs))
     return {name: _column(values) for name, values in out.items()}
 
 
@@ -215,9 +221,10 @@ class _TagStage:
         size = self.tagger.tagger.encoder.preprocess.image_size
         dim = self.tagger.tagger.classifier.embed_dim
         out: dict[str, list] = {"shard": [], "parquet": [], "images": [], "errors": [], "samples": []}
-        for shard, paths, errors, pixels, count in zip(batch["shard"], batch["paths"], batch["errors"], batch["pixels"], batch["count"]):
+        rows = zip(batch["shard"], batch["paths"], batch["errors"], batch["pixels"], batch["count"], batch["jpegs"])
+        for shard, paths, errors, pixels, count, jpegs in rows:
             array = np.frombuffer(pixels, dtype=np.uint8).reshape(int(count), 3, size, size)
-            decoded = DecodedShard(str(shard), json.loads(paths), json.loads(errors), array)
+            decoded = DecodedShard(str(shard), json.loads(paths), json.loads(errors), array, pickle.loads(jpegs))
             table = shard_table(self.tagger(decoded), dim)
             _add_summary(out, str(shard), table)
             out["parquet"].append(parquet_bytes(table))
@@ -244,11 +251,13 @@ def run_wave(
 ) -> Iterator[dict]:
     """Tag `shards` on the cluster; yields one summary row per shard as it is written."""
     actor_resources, device, actors = _actor_placement(ray, config.actors)
+    decoder = job.decoding.decoder
+    batched = decoder is Decoder.gpu or (decoder is Decoder.auto and device == "cuda")  # as Tagger.decodes_jpegs_in_batches
     items = [{"index": shard.index, "tar": shard.tar} for shard in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     dataset = dataset.map_batches(
         _decode_stage, batch_size=1, num_cpus=1,
-        fn_kwargs={"store": store, "spec": spec, "options": job.decoding, "base": job.base},
+        fn_kwargs={"store": store, "spec": spec, "options": job.decoding, "base": job.base, "batched": batched},
     )
     dataset = dataset.map_batches(
         _TagStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(actors, len(items))),

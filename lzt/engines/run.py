@@ -163,7 +163,8 @@ def tag_shards(
                 if shard.output_file in done:
                     run.skipped += 1
                     continue
-                table = shard_table(shard_tagger(decode_shard(store, shard, spec, job.decoding, job.base)), tagger.classifier.embed_dim)
+                decoded = decode_shard(store, shard, spec, job.decoding, job.base, tagger.decodes_jpegs_in_batches(job.decoding))
+                table = shard_table(shard_tagger(decoded), tagger.classifier.embed_dim)
                 write_shard(store, shard.name, table)
                 _count(run, summary_of(table), advance)
     else:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from lzt.classifier import Classifier
     from lzt.model import PreprocessSpec
     from lzt.tagging import Tagger
+    from lzt.tagging.jpeg import JpegInfo
 
 TAR_MEMBER_SEPARATOR = "#"
 CLASSIFIER_FILE = "_lzt/classifier.lzt"
@@ -100,16 +101,24 @@ def stored_classifier(classifier: Classifier | str) -> Classifier:
 
 @dataclass
 class DecodedShard:
-    """A shard's entries, the pixels of those that decoded (rows in `ok` order) and the errors."""
+    """A shard's entries, the pixels of those that decoded (rows in `decoded` order), the JPEGs
+    left to the batched decoder and the errors."""
 
     shard: str
     paths: list[str]
     errors: list[str | None]
-    pixels: np.ndarray  # (n_ok, 3, S, S) uint8
+    pixels: np.ndarray  # (len(decoded), 3, S, S) uint8
+    jpegs: dict[int, tuple[bytes, JpegInfo]] = field(default_factory=dict)  # position -> bytes, headers
 
     @property
     def ok(self) -> list[int]:
+        """Positions without an error (decoded, or left to the batched decoder)."""
         return [i for i, error in enumerate(self.errors) if error is None]
+
+    @property
+    def decoded(self) -> list[int]:
+        """Positions of the rows of `pixels`."""
+        return [i for i in self.ok if i not in self.jpegs]
 
 
 @dataclass
@@ -126,19 +135,28 @@ class TaggedShard:
 # --- decode ---------------------------------------------------------------------------------------
 
 
-def decode_shard(store: Store, shard: Shard, spec: PreprocessSpec, options: DecodeOptions, base: str) -> DecodedShard:
+def decode_shard(
+    store: Store, shard: Shard, spec: PreprocessSpec, options: DecodeOptions, base: str, batched_jpegs: bool = False,
+) -> DecodedShard:
     """Decode every image of a shard with the local engine's safe decoder; never raises for a
-    bad image, an unreadable path or a broken tar (each is an error row)."""
+    bad image, an unreadable path or a broken tar (each is an error row). With `batched_jpegs`
+    the JPEGs the batched decoder takes are only read (DecodedShard.jpegs), for the encoder's
+    device to decode (lzt.tagging.jpeg)."""
     images: list[np.ndarray] = []
     paths: list[str] = []
     errors: list[str | None] = []
+    jpegs: dict[int, tuple[bytes, JpegInfo]] = {}
 
     def add(path: str, decode: Any) -> None:
         from lzt.tagging.decoding import DecodeTimeout, describe_error
 
         paths.append(path)
         try:
-            images.append(decode().numpy())
+            result = decode()
+            if isinstance(result, tuple):  # (bytes, headers): left to the batched decoder
+                jpegs[len(paths) - 1] = result
+            else:
+                images.append(result.numpy())
             errors.append(None)
         except (Exception, DecodeTimeout) as exc:  # any failure is this file's only
             errors.append(describe_error(exc))
@@ -146,20 +164,30 @@ def decode_shard(store: Store, shard: Shard, spec: PreprocessSpec, options: Deco
     entries = shard_entries(store, shard)
     for entry in entries:
         if shard.tar:
-            _decode_tar(entry, spec, options, base, paths, errors, add)
+            _decode_tar(entry, spec, options, base, batched_jpegs, paths, errors, add)
         else:
-            add(entry, lambda entry=entry: _decode_entry(entry, spec, options, base))
+            add(entry, lambda entry=entry: _decode_entry(entry, spec, options, base, batched_jpegs))
     size = spec.image_size
     pixels = np.stack(images) if images else np.empty((0, 3, size, size), np.uint8)
-    return DecodedShard(shard.name, paths, errors, pixels)
+    return DecodedShard(shard.name, paths, errors, pixels, jpegs)
 
 
-def _decode_entry(entry: str, spec: PreprocessSpec, options: DecodeOptions, base: str) -> Any:
-    from lzt.tagging.decoding import decode_image, decode_image_bytes
+def _decode_entry(entry: str, spec: PreprocessSpec, options: DecodeOptions, base: str, batched: bool) -> Any:
+    from lzt.tagging.decoding import decode_image, read_batch_jpeg
 
     if is_uri(entry):
-        return decode_image_bytes(_read_uri(entry), spec, options, entry.rsplit("/", 1)[-1])
-    return decode_image(Path(base, entry), spec, options)  # an absolute entry stays itself
+        return _decode_bytes(_read_uri(entry), entry.rsplit("/", 1)[-1], spec, options, batched)
+    path = Path(base, entry)  # an absolute entry stays itself
+    read = read_batch_jpeg(path, options) if batched else None
+    return read if read is not None else decode_image(path, spec, options)
+
+
+def _decode_bytes(data: bytes, name: str, spec: PreprocessSpec, options: DecodeOptions, batched: bool) -> Any:
+    """Pixels, or (bytes, headers) for the batched decoder."""
+    from lzt.tagging.decoding import batch_jpeg_of, decode_image_bytes
+
+    found = batch_jpeg_of(data, options) if batched else None
+    return found if found is not None else decode_image_bytes(data, spec, options, name)
 
 
 def _read_uri(uri: str) -> bytes:
@@ -168,10 +196,11 @@ def _read_uri(uri: str) -> bytes:
         return handle.read()
 
 
-def _decode_tar(entry: str, spec: PreprocessSpec, options: DecodeOptions, base: str, paths: list, errors: list, add: Any) -> None:
+def _decode_tar(
+    entry: str, spec: PreprocessSpec, options: DecodeOptions, base: str, batched: bool, paths: list, errors: list, add: Any,
+) -> None:
     """Every image member of a tar, read in one pass; a tar that cannot be read (or that breaks
     part-way) adds one error row under the tar's own name."""
-    from lzt.tagging.decoding import decode_image_bytes
     from lzt.tagging.discovery import IMAGE_EXTENSIONS
 
     try:
@@ -187,7 +216,7 @@ def _decode_tar(entry: str, spec: PreprocessSpec, options: DecodeOptions, base: 
                 handle = archive.extractfile(member)
                 data = handle.read() if handle is not None else b""
                 name = f"{entry}{TAR_MEMBER_SEPARATOR}{member.name}"
-                add(name, lambda data=data, member=member: decode_image_bytes(data, spec, options, member.name))
+                add(name, lambda data=data, member=member: _decode_bytes(data, member.name, spec, options, batched))
     except (OSError, tarfile.TarError, EOFError) as exc:
         paths.append(entry)
         errors.append(f"cannot read the tar shard: {exc}"[:200])
@@ -213,8 +242,16 @@ class ShardTagger:
         from lzt.tagging import select_tags
 
         tags: list[list[tuple[str, float]] | None] = [None] * len(decoded.paths)
-        ok = decoded.ok
-        pixels = torch.from_numpy(decoded.pixels)
+        ok, pixels = decoded.decoded, torch.from_numpy(decoded.pixels)
+        if decoded.jpegs:  # decoded here, on the encoder's device (nvJPEG on CUDA)
+            from lzt.tagging.decoding import decode_jpeg_rows, merge_rows
+
+            names = {position: decoded.paths[position].rsplit("/", 1)[-1] for position in decoded.jpegs}
+            spec, device = self.tagger.encoder.preprocess, self.tagger.device
+            rows, batch, failures = decode_jpeg_rows(decoded.jpegs, names, spec, self.job.decoding, device)
+            for position, reason in failures.items():
+                decoded.errors[position] = reason
+            ok, pixels = merge_rows(ok, pixels, rows, batch)
         kept: list[torch.Tensor] = []
         step = self.job.batch_size
         for start in range(0, len(ok), step):

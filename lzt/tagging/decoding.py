@@ -26,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lzt.config import DecodeOptions
 from lzt.errors import InputError
 from lzt.model import PreprocessSpec
-from lzt.tagging.jpeg import JpegInfo, parse_jpeg
+from lzt.tagging.jpeg import JpegInfo, decode_jpegs, parse_jpeg
 
 EXIF_ORIENTATION = 0x0112
 
@@ -277,6 +277,55 @@ def read_batch_jpeg(path: Path, options: DecodeOptions = DecodeOptions()) -> tup
     if info.width * info.height > options.max_pixels:
         raise _too_many_pixels(info.width, info.height, options.max_pixels)
     return data, info
+
+
+def batch_jpeg_of(data: bytes, options: DecodeOptions = DecodeOptions()) -> tuple[bytes, JpegInfo] | None:
+    """File bytes in hand (a tar member, an object read from a bucket): `(data, headers)` when the
+    batched decoder takes them, else None (decode them with decode_image_bytes)."""
+    info = parse_jpeg(data)
+    if info is None or not info.batch_decodable:
+        return None
+    if info.width * info.height > options.max_pixels:
+        raise _too_many_pixels(info.width, info.height, options.max_pixels)
+    return data, info
+
+
+def decode_jpeg_rows(
+    jpegs: dict[int, tuple[bytes, JpegInfo]], names: dict[int, str], spec: PreprocessSpec, options: DecodeOptions,
+    device: str | torch.device,
+) -> tuple[list[int], torch.Tensor, dict[int, str]]:
+    """JPEGs left to the batched decoder (position -> bytes, headers) -> the positions decoded,
+    their uint8 model input on `device`, and an error per position that failed. One batched call
+    (nvJPEG on CUDA); when it refuses the batch, each file is decoded alone by the same decoder
+    (so a file's pixels never depend on its batch), and a file it refuses goes to Pillow, whose
+    refusal is that file's error."""
+    positions = sorted(jpegs)
+    try:
+        return positions, decode_jpegs([jpegs[p][0] for p in positions], [jpegs[p][1] for p in positions], spec, device), {}
+    except RuntimeError:
+        pass
+    rows, kept, errors = [], [], {}
+    for position in positions:
+        data, info = jpegs[position]
+        try:
+            try:
+                rows.append(decode_jpegs([data], [info], spec, device)[0])
+            except RuntimeError:
+                rows.append(decode_image_bytes(data, spec, options, names.get(position, "")).to(device))
+            kept.append(position)
+        except (Exception, DecodeTimeout) as exc:  # this file's own failure
+            errors[position] = describe_error(exc)
+    size = spec.image_size
+    pixels = torch.stack(rows) if rows else torch.empty(0, 3, size, size, dtype=torch.uint8, device=device)
+    return kept, pixels, errors
+
+
+def merge_rows(first: list[int], first_pixels: torch.Tensor, second: list[int], second_pixels: torch.Tensor) -> tuple[list[int], torch.Tensor]:
+    """Two sets of (positions, rows) -> one, in position order, on the second's device."""
+    positions = [*first, *second]
+    order = sorted(range(len(positions)), key=positions.__getitem__)
+    merged = torch.cat([first_pixels.to(second_pixels.device), second_pixels])
+    return [positions[i] for i in order], merged[order]
 
 
 def decode_image_bytes(data: bytes, spec: PreprocessSpec, options: DecodeOptions = DecodeOptions(), name: str = "") -> torch.Tensor:

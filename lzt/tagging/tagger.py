@@ -30,9 +30,8 @@ from lzt.progress import Progress, logger, no_progress
 from lzt.record import Record
 from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
 from lzt.tagging.cache import EmbeddingCache, failure_reason, open_cache
-from lzt.tagging.decoding import DecodeTimeout, decode_image_bytes, describe_error, prepare_image
+from lzt.tagging.decoding import decode_jpeg_rows, merge_rows, prepare_image
 from lzt.tagging.discovery import PathBatches
-from lzt.tagging.jpeg import decode_jpegs
 from lzt.tagging.scoring import Scorer
 from lzt.tagging.selection import select_tags
 
@@ -229,31 +228,15 @@ class Tagger:
 
     def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions) -> None:
         """The batch's JPEGs left to the batched decoder, decoded on this tagger's device and
-        merged into `batch.pixels` and `batch.ok` in file order. When the batched call refuses
-        one file, the batch's JPEGs are decoded one by one by Pillow, so that only the broken
-        file becomes an error record."""
+        merged into `batch.pixels` and `batch.ok` in file order (see decode_jpeg_rows)."""
         if not batch.jpegs:
             return
-        positions = sorted(batch.jpegs)
-        datas = [batch.jpegs[p][0] for p in positions]
-        try:
-            decoded = decode_jpegs(datas, [batch.jpegs[p][1] for p in positions], self.encoder.preprocess, self.device)
-        except RuntimeError:
-            decoded_rows, kept = [], []
-            for position, data in zip(positions, datas):
-                try:
-                    decoded_rows.append(decode_image_bytes(data, self.encoder.preprocess, decoding, batch.paths[position].name))
-                    kept.append(position)
-                except (Exception, DecodeTimeout) as exc:  # this file's own failure
-                    batch.errors[position] = describe_error(exc)
-                    batch.identities.pop(position, None)
-            positions = kept
-            size = self.encoder.preprocess.image_size
-            decoded = torch.stack(decoded_rows) if decoded_rows else torch.empty(0, 3, size, size, dtype=torch.uint8)
-        order = sorted(range(len(batch.ok) + len(positions)), key=lambda i: ([*batch.ok, *positions])[i])
-        merged = torch.cat([batch.pixels.to(self.device), decoded.to(self.device)])
-        batch.pixels = merged[order]
-        batch.ok = sorted([*batch.ok, *positions])
+        names = {position: batch.paths[position].name for position in batch.jpegs}
+        decoded, pixels, errors = decode_jpeg_rows(batch.jpegs, names, self.encoder.preprocess, decoding, self.device)
+        for position, reason in errors.items():
+            batch.errors[position] = reason
+            batch.identities.pop(position, None)
+        batch.ok, batch.pixels = merge_rows(batch.ok, batch.pixels, decoded, pixels)
         batch.jpegs = {}
 
     def _batch_embeddings(self, batch: ImageBatch) -> tuple[list[int], torch.Tensor, torch.Tensor | None]:

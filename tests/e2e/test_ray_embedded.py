@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from support import RAY_TAG, exported, run_lzt
+from support import RAY_TAG, exported, jsonl, run_lzt
 
 pytestmark = [
     pytest.mark.ray,
@@ -29,3 +29,12 @@ def test_embedded_ray_equals_the_local_engine_and_a_rerun_adds_nothing(tmp_path,
     assert "tagged 0 of 0 images" in again.stderr and "4 shards were already done" in again.stderr
     assert "on Ray" not in again.stderr and "Token" not in again.stderr  # nothing to do: no Ray started
     assert exported(out) == coco128_local_records
+
+
+def test_the_actors_decode_jpegs_in_batches_like_the_local_engine(tmp_path, coco128, tiny_classifier):
+    # --decode gpu on CPU actors: the decode tasks pass JPEG bytes on, the actors decode them with
+    # torchvision (nvJPEG on a GPU node), exactly as the local engine's --decode gpu does.
+    local = jsonl(run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG, "--decode", "gpu").stdout)
+    run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG, "--decode", "gpu", "--engine", "ray", "--out", tmp_path / "out",
+            "--shard-size", "64", env=EMBEDDED)
+    assert exported(tmp_path / "out") == local and len(local) == 128

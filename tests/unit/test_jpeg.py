@@ -143,3 +143,24 @@ def test_decoder_option_is_checked():
     assert DecodeOptions(decoder="gpu").decoder.value == "gpu"
     with pytest.raises(UsageError, match=r"`DecodeOptions.decoder` must be auto, cpu or gpu"):
         DecodeOptions(decoder="nvjpeg")
+
+
+def test_sharded_runs_take_the_batched_path_too(tmp_path, mixed_folder, tiny_classifier):
+    import tarfile
+
+    from lzt import DecodeOptions, LztWarning, Selection, Tagger
+    from lzt.engines import read_shards, tag_shards
+
+    archive = tmp_path / "photos.tar"
+    with tarfile.open(archive, "w") as tar:
+        for path in sorted(mixed_folder.glob("*.jpg"))[:3]:
+            tar.add(path, arcname=path.name)
+    decoding = DecodeOptions(decoder="gpu")
+    with pytest.warns(LztWarning, match="RANDOM WEIGHTS"), Tagger.load(tiny_classifier, pretrained="none", device="cpu") as tagger:
+        run = tag_shards([mixed_folder, archive], tmp_path / "out", tagger, engine="local", selection=Selection(topk=3), decoding=decoding)
+        direct = list(tagger.tag([mixed_folder], Selection(topk=3), workers=0, decoding=decoding))
+    stored = list(read_shards(tmp_path / "out"))
+    assert [(r.path, r.tags, r.error) for r in stored[: len(direct)]] == [(r.path, r.tags, r.error) for r in direct]
+    members = stored[len(direct) :]
+    assert len(members) == 3 and all(r.ok for r in members) and run.errors == 2
+    assert [r.tags for r in members] == [r.tags for r in direct if r.path.name in {m.path.rsplit("#", 1)[1] for m in members}]  # type: ignore[union-attr]
