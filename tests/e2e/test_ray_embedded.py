@@ -34,7 +34,9 @@ def test_embedded_ray_equals_the_local_engine_and_a_rerun_adds_nothing(tmp_path,
 def test_the_actors_decode_jpegs_in_batches_like_the_local_engine(tmp_path, coco128, tiny_classifier):
     # --decode gpu on CPU actors: the decode tasks pass JPEG bytes on, the actors decode them with
     # torchvision (nvJPEG on a GPU node), exactly as the local engine's --decode gpu does.
-    local = jsonl(run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG, "--decode", "gpu").stdout)
+    # --no-cache: the embedding cache (keyed by file and model, not by decoder) may hold this
+    # session's Pillow-decoded embeddings of coco128
+    local = jsonl(run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG, "--decode", "gpu", "--no-cache").stdout)
     run_lzt("tag", coco128 / "images", "-c", tiny_classifier, *RAY_TAG, "--decode", "gpu", "--engine", "ray", "--out", tmp_path / "out",
             "--shard-size", "64", env=EMBEDDED)
     assert exported(tmp_path / "out") == local and len(local) == 128
