@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -26,6 +25,7 @@ from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, parquet_byte
 from lzt.engines.store import Store
 from lzt.errors import LztError, UsageError
 from lzt.progress import logger
+from lzt.tagging.jpeg import JpegInfo, parse_jpeg
 
 if TYPE_CHECKING:
     from lzt.model import PreprocessSpec
@@ -194,7 +194,7 @@ def _column(values: list) -> np.ndarray:
 def _decode_stage(
     batch: dict[str, np.ndarray], store: str, spec: PreprocessSpec, options: DecodeOptions, base: str, batched: bool,
 ) -> dict:
-    out: dict[str, list] = {"shard": [], "paths": [], "errors": [], "pixels": [], "count": [], "jpegs": []}
+    out: dict[str, list] = {"shard": [], "paths": [], "errors": [], "pixels": [], "count": [], "jpeg_index": [], "jpeg_bytes": []}
     for index, tar in zip(batch["index"], batch["tar"]):
         decoded = decode_shard(Store(store), Shard(int(index), bool(tar)), spec, options, base, batched)
         out["shard"].append(decoded.shard)
@@ -202,9 +202,11 @@ def _decode_stage(
         out["errors"].append(json.dumps(decoded.errors))
         out["pixels"].append(decoded.pixels.tobytes())
         out["count"].append(len(decoded.pixels))
-        # JPEG bytes and headers for the actors' batched decoder; pickled between lzt's own
-        # processes of one job (never from a file).
-        out["jpegs"].append(pickle.dumps(decoded.jpegs))
+        # JPEGs for the actors' batched decoder: their bytes, end to end, and (position, length)
+        # pairs; the actor parses the headers again (plain data: nothing is unpickled).
+        positions = sorted(decoded.jpegs)
+        out["jpeg_index"].append(json.dumps([[p, len(decoded.jpegs[p][0])] for p in positions]))
+        out["jpeg_bytes"].append(b"".join(decoded.jpegs[p][0] for p in positions))
     return {name: _column(values) for name, values in out.items()}
 
 
@@ -221,14 +223,27 @@ class _TagStage:
         size = self.tagger.tagger.encoder.preprocess.image_size
         dim = self.tagger.tagger.classifier.embed_dim
         out: dict[str, list] = {"shard": [], "parquet": [], "images": [], "errors": [], "samples": []}
-        rows = zip(batch["shard"], batch["paths"], batch["errors"], batch["pixels"], batch["count"], batch["jpegs"])
-        for shard, paths, errors, pixels, count, jpegs in rows:
+        columns = ("shard", "paths", "errors", "pixels", "count", "jpeg_index", "jpeg_bytes")
+        for shard, paths, errors, pixels, count, jpeg_index, jpeg_bytes in zip(*(batch[name] for name in columns)):
             array = np.frombuffer(pixels, dtype=np.uint8).reshape(int(count), 3, size, size)
-            decoded = DecodedShard(str(shard), json.loads(paths), json.loads(errors), array, pickle.loads(jpegs))
+            decoded = DecodedShard(str(shard), json.loads(paths), json.loads(errors), array, _unpack_jpegs(jpeg_index, jpeg_bytes))
             table = shard_table(self.tagger(decoded), dim)
             _add_summary(out, str(shard), table)
             out["parquet"].append(parquet_bytes(table))
         return {name: _column(values) for name, values in out.items()}
+
+
+def _unpack_jpegs(index: str, data: bytes) -> dict[int, tuple[bytes, JpegInfo]]:
+    """The decode task's JPEGs back: position -> (bytes, headers parsed again)."""
+    jpegs, start = {}, 0
+    for position, length in json.loads(index):
+        chunk = bytes(data[start : start + length])
+        start += length
+        info = parse_jpeg(chunk)
+        if info is None:  # the decode task parsed these very bytes: cannot happen unless corrupted in transit
+            raise ValueError(f"JPEG of position {position} arrived damaged")
+        jpegs[int(position)] = (chunk, info)
+    return jpegs
 
 
 def _add_summary(out: dict[str, list], shard: str, table: Any) -> None:

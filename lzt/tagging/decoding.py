@@ -271,12 +271,7 @@ def read_batch_jpeg(path: Path, options: DecodeOptions = DecodeOptions()) -> tup
         path = Path(path)
         _check_file(path)
         data = path.read_bytes()
-    info = parse_jpeg(data)
-    if info is None or not info.batch_decodable:
-        return None
-    if info.width * info.height > options.max_pixels:
-        raise _too_many_pixels(info.width, info.height, options.max_pixels)
-    return data, info
+    return batch_jpeg_of(data, options)
 
 
 def batch_jpeg_of(data: bytes, options: DecodeOptions = DecodeOptions()) -> tuple[bytes, JpegInfo] | None:
