@@ -200,6 +200,11 @@ class DecodeOptions:
         if self.decode_timeout is not None and self.decode_timeout < 0:
             raise UsageError("`DecodeOptions.decode_timeout` must be 0 or more (None or 0: no deadline)")
 
+    def batched_on(self, device_type: str) -> bool:
+        """Whether JPEGs go to the batched decoder for a model on `device_type` (`cuda`, `cpu`...):
+        `decoder` gpu, or auto on CUDA."""
+        return self.decoder is Decoder.gpu or (self.decoder is Decoder.auto and device_type == "cuda")
+
 
 class Resize(str, Enum):
     """How an image is fitted to the model's square input."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from lzt.config import DecodeOptions, Decoder, RayConfig
+from lzt.config import DecodeOptions, RayConfig
 from lzt.engines.manifest import Shard
 from lzt.engines.shards import ShardJob, ShardTagger, decode_shard, parquet_bytes, shard_table, summary_of, write_shard
 from lzt.engines.store import Store
@@ -266,8 +266,7 @@ def run_wave(
 ) -> Iterator[dict]:
     """Tag `shards` on the cluster; yields one summary row per shard as it is written."""
     actor_resources, device, actors = _actor_placement(ray, config.actors)
-    decoder = job.decoding.decoder
-    batched = decoder is Decoder.gpu or (decoder is Decoder.auto and device == "cuda")  # as Tagger.decodes_jpegs_in_batches
+    batched = job.decoding.batched_on(device)
     items = [{"index": shard.index, "tar": shard.tar} for shard in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     dataset = dataset.map_batches(

@@ -40,6 +40,7 @@ from lzt.engines.shards import (
     JOB_FILE,
     ShardJob,
     ShardTagger,
+    column_names,
     decode_shard,
     job_base,
     output_shards,
@@ -112,8 +113,7 @@ def tag_shards(
     shard_size: images per shard, the unit of work, output and resume.
     embeddings: store each image's global embedding (float16) for `rescore` and search.
     The other arguments are those of Tagger.tag."""
-    if engine not in ENGINES:
-        raise UsageError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
+    _check_engine(engine)
     if not paths and manifest is None:
         raise UsageError("nothing to tag: no files or folders given, and no `manifest`")
     if not os.fspath(out):
@@ -163,7 +163,7 @@ def tag_shards(
                 if shard.output_file in done:
                     run.skipped += 1
                     continue
-                decoded = decode_shard(store, shard, spec, job.decoding, job.base, tagger.decodes_jpegs_in_batches(job.decoding))
+                decoded = decode_shard(store, shard, spec, job.decoding, job.base, job.decoding.batched_on(tagger.device.type))
                 table = shard_table(shard_tagger(decoded), tagger.classifier.embed_dim)
                 write_shard(store, shard.name, table)
                 _count(run, summary_of(table), advance)
@@ -173,6 +173,11 @@ def tag_shards(
     run.shards = len(output_shards(store))
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise UsageError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
 
 
 def _count(run: ShardRun, row: dict, advance: Callable[[int], None]) -> None:
@@ -319,10 +324,10 @@ def _check_rescoring(source: Store, tagger: Tagger) -> None:
     names = output_shards(source)
     if not names:
         raise UsageError(f"no shards (part-*.parquet) under {source.location}")
-    first = read_shard(source, names[0])
-    if "embedding" not in first.schema.names:
+    if "embedding" not in column_names(source, names[0]):
         raise UsageError(f"{source.location} was written without embeddings (`embeddings` False): re-scoring needs them")
-    stored = first.column("model")[0].as_py() if len(first) else tagger.encoder.identity
+    models = read_shard(source, names[0], ["model"]).column("model")
+    stored = models[0].as_py() if len(models) else tagger.encoder.identity
     model_name, weights = stored.split("|")[:2]
     if (model_name, weights) != tuple(tagger.encoder.identity.split("|")[:2]):
         raise UsageError(
@@ -357,8 +362,7 @@ def rescore_shards(
 ) -> ShardRun:
     """Like `rescore`, writing shards of the same names under `out` (embeddings carried over),
     in this process (`local`) or on Ray; resumable like `tag_shards`."""
-    if engine not in ENGINES:
-        raise UsageError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
+    _check_engine(engine)
     started = time.perf_counter()
     source_store, target = Store(source), Store(out)
     _check_rescoring(source_store, tagger)

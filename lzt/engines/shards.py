@@ -340,6 +340,14 @@ def read_shard(store: Store, name: str, columns: list[str] | None = None) -> pa.
         return pq.read_table(handle, columns=columns)
 
 
+def column_names(store: Store, name: str) -> list[str]:
+    """The columns of a shard file, from its footer (no data read)."""
+    import pyarrow.parquet as pq
+
+    with store.fs.open_input_file(store.path(name)) as handle:
+        return pq.read_schema(handle).names
+
+
 def records_of(table: pa.Table) -> Iterator[Record]:
     """The Records of a shard table, in order, as `lzt tag` would have produced them."""
     paths = table.column("path").to_pylist()
@@ -412,7 +420,7 @@ def rescored_table(tagger: Tagger, table: pa.Table, selection: Selection, classi
     from lzt.tagging import select_tags
 
     values, has = embeddings_of(table)
-    rows = [i for i in range(len(values)) if has[i]]
+    rows = np.flatnonzero(has)
     tags: list[Any] = [None] * len(values)
     for start in range(0, len(rows), RESCORE_CHUNK):
         chunk = rows[start : start + RESCORE_CHUNK]

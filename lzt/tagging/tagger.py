@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lzt.classifier import Classifier, default_classifier, load_classifier
-from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, Decoder, ScoringConfig, Selection
+from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, ScoringConfig, Selection
 from lzt.errors import InputError, UsageError, warn
 from lzt.model import ClipEncoder, InputConfig, load_encoder
 from lzt.model.loading import PRETRAINED_ENV
@@ -196,7 +196,7 @@ class Tagger:
     def decodes_jpegs_in_batches(self, decoding: DecodeOptions = DecodeOptions()) -> bool:
         """Whether `tag` leaves baseline JPEGs to torchvision's batched decoder on this tagger's
         device (`DecodeOptions.decoder` gpu, or auto on CUDA) rather than to Pillow."""
-        return decoding.decoder is Decoder.gpu or (decoding.decoder is Decoder.auto and self.device.type == "cuda")
+        return decoding.batched_on(self.device.type)
 
     def _records(
         self, batches: Generator[ImageBatch, None, None], selection: Selection, keep_scores: bool, calibrate: bool,
