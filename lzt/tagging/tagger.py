@@ -32,8 +32,9 @@ from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
 from lzt.tagging.cache import EmbeddingCache, failure_reason, open_cache
 from lzt.tagging.decoding import decode_jpeg_rows, merge_rows, prepare_image
 from lzt.tagging.discovery import PathBatches
+from lzt.tagging.overlap import DeviceOverlap
 from lzt.tagging.scoring import Scorer
-from lzt.tagging.selection import select_tags
+from lzt.tagging.selection import select_tags, tags_from_top, top_scores
 
 
 @dataclass
@@ -42,6 +43,20 @@ class Embeddings:
 
     global_embeddings: torch.Tensor
     local_embeddings: torch.Tensor | None = None
+
+
+@dataclass
+class _Launched:
+    """A batch whose device work is queued: what the host reads once `done` has passed."""
+
+    batch: ImageBatch
+    positions: list[int]  # the batch's readable files, in order
+    values: torch.Tensor | None = None  # (B, k) top-k scores, host
+    indices: torch.Tensor | None = None  # (B, k) their label indices, host
+    scores: torch.Tensor | None = None  # (B, C) every score, host, when kept
+    # positions, global (N, D) and per-row local embeddings for the cache, host
+    to_store: tuple[list[int], torch.Tensor, list[torch.Tensor | None]] | None = None
+    done: torch.cuda.Event | None = None
 
 
 class Tagger:
@@ -202,49 +217,91 @@ class Tagger:
         self, batches: Generator[ImageBatch, None, None], selection: Selection, keep_scores: bool, calibrate: bool,
         decoding: DecodeOptions,
     ) -> Generator[Record, None, None]:
+        # One batch in flight: batch n+1 is decoded and queued on the device before the host
+        # waits for batch n's results, so on CUDA the device never idles while the host builds
+        # records, writes the cache or reads the next batch. On a CPU the same steps run in turn.
+        overlap = DeviceOverlap(self.device)
+        pending: _Launched | None = None
         try:
             for batch in batches:
-                yield from self._tag_batch(batch, selection, keep_scores, calibrate, decoding)
+                launched = self._launch(batch, selection, keep_scores, calibrate, decoding, overlap)
+                if pending is not None:
+                    yield from self._collect(pending, selection)
+                pending = launched
+            if pending is not None:
+                yield from self._collect(pending, selection)
         finally:
             batches.close()
 
-    def _tag_batch(
+    def _launch(
         self, batch: ImageBatch, selection: Selection, keep_scores: bool, calibrate: bool, decoding: DecodeOptions,
-    ) -> list[Record]:
-        tags: dict[int, list[tuple[str, float]]] = {}
-        all_scores: dict[int, torch.Tensor] = {}
-        self._decode_jpegs(batch, decoding)
-        positions, global_features, tokens = self._batch_embeddings(batch)
+        overlap: DeviceOverlap,
+    ) -> _Launched:
+        """Queue a batch's decoding, encoding, mapping, scoring and top-k on the device, and the
+        copies of what the host needs (top-k, scores if kept, fresh embeddings for the cache)."""
+        self._decode_jpegs(batch, decoding, overlap)
+        positions, global_features, tokens, rows_local = self._batch_embeddings(batch)
+        launched = _Launched(batch, positions)
         if positions:
             scores = self._scorer.score(global_features, tokens, calibrated=calibrate)
-            tags = dict(zip(positions, select_tags(scores, self.labels, selection)))
+            values, indices = top_scores(scores, self.labels, selection)
+            launched.values, launched.indices = overlap.to_host(values), overlap.to_host(indices)
             if keep_scores:
-                all_scores = dict(zip(positions, scores.float().cpu()))
+                launched.scores = overlap.to_host(scores.float())
+            # New files, and known content under a new name, go to the cache.
+            to_store = [n for n, position in enumerate(positions) if position in batch.identities]
+            if to_store and self._cache is not None:
+                rows = torch.tensor(to_store, device=global_features.device)
+                launched.to_store = (
+                    [positions[n] for n in to_store],
+                    overlap.to_host(global_features[rows]),
+                    [None if (row := rows_local[n]) is None else overlap.to_host(row) for n in to_store],
+                )
+        launched.done = overlap.mark()
+        return launched
+
+    def _collect(self, launched: _Launched, selection: Selection) -> list[Record]:
+        """Wait for a launched batch alone, store its new embeddings, and make its records."""
+        DeviceOverlap.wait(launched.done)
+        batch, positions = launched.batch, launched.positions
+        tags: dict[int, list[tuple[str, float]]] = {}
+        all_scores: dict[int, torch.Tensor] = {}
+        if launched.values is not None and launched.indices is not None:
+            tags = dict(zip(positions, tags_from_top(launched.values, launched.indices, self.labels, selection)))
+            if launched.scores is not None:
+                all_scores = dict(zip(positions, launched.scores))
+        if launched.to_store is not None:
+            store_positions, store_global, store_local = launched.to_store
+            self._store([(*batch.identities[p], store_global[n], store_local[n]) for n, p in enumerate(store_positions)])
         return [
             Record(path, error=batch.errors[position]) if position in batch.errors
             else Record(path, tags=tags[position], scores=all_scores.get(position))
             for position, path in enumerate(batch.paths)
         ]
 
-    def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions) -> None:
-        """The batch's JPEGs left to the batched decoder, decoded on this tagger's device and
-        merged into `batch.pixels` and `batch.ok` in file order (see decode_jpeg_rows)."""
+    def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions, overlap: DeviceOverlap) -> None:
+        """The batch's JPEGs left to the batched decoder, decoded on this tagger's device (on its
+        own stream on CUDA) and merged into `batch.pixels` and `batch.ok` in file order (see
+        decode_jpeg_rows)."""
         if not batch.jpegs:
             return
         names = {position: batch.paths[position].name for position in batch.jpegs}
-        decoded, pixels, errors = decode_jpeg_rows(batch.jpegs, names, self.encoder.preprocess, decoding, self.device)
+        with overlap.decoding():
+            decoded, pixels, errors = decode_jpeg_rows(batch.jpegs, names, self.encoder.preprocess, decoding, self.device)
+        overlap.hand_over(pixels)
         for position, reason in errors.items():
             batch.errors[position] = reason
             batch.identities.pop(position, None)
         batch.ok, batch.pixels = merge_rows(batch.ok, batch.pixels, decoded, pixels)
         batch.jpegs = {}
 
-    def _batch_embeddings(self, batch: ImageBatch) -> tuple[list[int], torch.Tensor, torch.Tensor | None]:
+    def _batch_embeddings(self, batch: ImageBatch) -> tuple[list[int], torch.Tensor, torch.Tensor | None, list[torch.Tensor | None]]:
         """Embeddings of every readable file of a batch, freshly encoded or from the cache, in
-        order; the new ones go to the cache in one transaction."""
+        order: positions, global (N, D), stacked tokens for the local branch, and each row's
+        tokens as found (_collect stores the new ones once the device has made them)."""
         positions = sorted([*batch.ok, *batch.cached])
         if not positions:
-            return [], torch.empty(0), None
+            return [], torch.empty(0), None, []
         fresh_global, fresh_local = self._scorer.embed(batch.pixels) if batch.ok else (torch.empty(0), None)
         fresh_index = {position: i for i, position in enumerate(batch.ok)}
         rows_global: list[torch.Tensor] = []
@@ -258,12 +315,9 @@ class Tagger:
                 found = batch.cached[position]
                 rows_global.append(found.global_features.to(self.device))
                 rows_local.append(None if found.local_features is None else found.local_features.to(self.device))
-        self._store([
-            (*batch.identities[p], rows_global[n], rows_local[n]) for n, p in enumerate(positions) if p in batch.identities
-        ])
         tokens = [t for t in rows_local if t is not None]
         local = torch.stack(tokens) if self._scorer.local and len(tokens) == len(rows_local) else None
-        return positions, torch.stack(rows_global), local
+        return positions, torch.stack(rows_global), local, rows_local
 
     def _store(self, rows: list) -> None:
         if self._cache is None or not rows:

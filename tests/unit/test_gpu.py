@@ -54,3 +54,42 @@ def test_nvjpeg_batch_decoding_matches_the_cpu_decoder(coco128):
     on_cpu = decode_jpegs(datas, infos, spec, device="cpu")  # type: ignore[arg-type]
     assert on_gpu.device.type == "cuda" and on_gpu.shape == on_cpu.shape == (16, 3, 224, 224)
     assert (on_gpu.cpu().float() - on_cpu.float()).abs().mean().item() < 2.0
+
+
+def tagged_on_cuda(classifier_path, folder, decoder: str, cache=None) -> list:
+    from lzt import DecodeOptions, Decoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LztWarning)  # random weights
+        tagger = Tagger.load(classifier_path, device="cuda", cache=cache)
+    with tagger:
+        options = DecodeOptions(decoder=Decoder(decoder))
+        return list(tagger.tag([folder], Selection(topk=5), batch_size=8, workers=2, decoding=options, keep_scores=True))
+
+
+def test_gpu_decoded_scores_and_tags_match_cpu_decoded(tiny_classifier, coco128, tmp_path):
+    """The whole pipeline on CUDA, JPEGs decoded by nvJPEG on the decoding stream vs by Pillow in
+    the workers: scores agree within bf16 tolerance, and the top 5 only differ where the 5th and
+    6th labels are closer than that tolerance."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in sorted((coco128 / "images").glob("*.jpg"))[:40]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    on_gpu = tagged_on_cuda(tiny_classifier, folder, "gpu")
+    on_cpu = tagged_on_cuda(tiny_classifier, folder, "cpu")
+    tolerance = 3e-2
+    assert [r.path for r in on_gpu] == [r.path for r in on_cpu] and all(r.ok for r in on_gpu + on_cpu)
+    for gpu, cpu in zip(on_gpu, on_cpu):
+        assert torch.allclose(gpu.scores.float(), cpu.scores.float(), atol=tolerance)
+        ranked = cpu.scores.float().sort(descending=True).values
+        if ranked[4] - ranked[5] > 2 * tolerance:
+            assert {label for label, _ in gpu.tags} == {label for label, _ in cpu.tags}
+
+
+def test_overlapped_batches_store_the_embeddings_they_scored(tiny_classifier, coco128, tmp_path):
+    """Cache rows are copied back from the device while the next batch runs: a warm run from the
+    cache gives the cold run's tags exactly."""
+    folder = coco128 / "images"
+    cold = tagged_on_cuda(tiny_classifier, folder, "gpu", cache=tmp_path / "cache")
+    warm = tagged_on_cuda(tiny_classifier, folder, "gpu", cache=tmp_path / "cache")
+    assert [(r.path, r.tags) for r in cold] == [(r.path, r.tags) for r in warm]

@@ -161,3 +161,40 @@ def _write(folder, entries):
     path = folder / "alone.jsonl"
     path.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
     return path
+
+
+def test_records_do_not_depend_on_how_batches_overlap(tiny_encoder, tiny_classifier, coco128, tmp_path):
+    """Batches are launched one ahead of the records made from them: with a broken file in the
+    middle, and batches of 1 (filling the cache), 5 (half of them from it) and all, every file
+    gets the same record."""
+    from lzt import Selection
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in sorted((coco128 / "images").glob("*.jpg"))[:11]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "000000000999.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    runs = []
+    cached = Tagger(tiny_encoder, lzt.load_classifier(tiny_classifier), cache=tmp_path / "cache")
+    for batch_size in (1, 5, 64):
+        if batch_size == 5:  # half the files found again by their content, under a name the cache forgot
+            with cached.cache.db:
+                cached.cache.db.execute("DELETE FROM files WHERE rowid % 2 = 0")
+        records = list(cached.tag(folder, Selection(topk=3), batch_size=batch_size, workers=0, keep_scores=True))
+        runs.append([(r.path.name, r.tags, r.error is None) for r in records])
+        assert all(r.scores is not None for r in records if r.ok)
+    cached.close()
+    assert runs[0] == runs[1] == runs[2]
+    assert len(runs[0]) == 12 and [ok for _, _, ok in runs[0]].count(False) == 1
+
+
+def test_device_overlap_on_a_cpu_runs_in_order():
+    from lzt.tagging.overlap import DeviceOverlap
+
+    overlap = DeviceOverlap(torch.device("cpu"))
+    values = torch.arange(6.0).view(2, 3)
+    with overlap.decoding():
+        decoded = values * 2
+    overlap.hand_over(decoded)
+    assert overlap.to_host(decoded) is decoded and overlap.mark() is None
+    DeviceOverlap.wait(None)
