@@ -62,7 +62,7 @@ _LAZY = {
     "Vocabulary": "lzt.vocab.vocabulary",
     "load_encoder": "lzt.model.loading", "ClipEncoder": "lzt.model.encoder",
     "evaluate": "lzt.eval.evaluate", "Evaluation": "lzt.eval.evaluate", "EvalResult": "lzt.eval.metrics",
-    "make_writer": "lzt.output", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
+    "make_writer": "lzt.output", "BackgroundWriter": "lzt.output.background", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
     "tag_shards": "lzt.engines.run", "rescore": "lzt.engines.run", "rescore_shards": "lzt.engines.run",
     "ShardRun": "lzt.engines.run", "read_shards": "lzt.engines.shards",
 }
@@ -81,7 +81,7 @@ __all__ = [
     # sharded runs (Ray Data, Parquet shards)
     "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
     # output
-    "make_writer", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
+    "make_writer", "BackgroundWriter", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
     # errors and warnings
     "LztError", "UsageError", "InputError", "WeightsUnavailable", "ClassifierFileError", "LLMError", "LztWarning",
     "__version__",

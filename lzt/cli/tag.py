@@ -26,7 +26,7 @@ from lzt.cli.options import (
     with_groups,
 )
 from lzt.cli.ui import State, Ui
-from lzt.output import WriteError, Writer, get_format, make_writer
+from lzt.output import BackgroundWriter, Writer, get_format, make_writer
 from lzt.record import Record
 
 if TYPE_CHECKING:
@@ -43,23 +43,31 @@ def existing_paths(paths: list[str] | None) -> list[str]:
 
 
 def write_records(records: Iterable[Record], writer: Writer, ui: Ui) -> tuple[int, int]:
-    """Write every record; a file that failed, or whose output failed, is one warning line.
-    Returns (records, skipped)."""
+    """Write every record on the writer's own thread (BackgroundWriter), so tagging goes on while
+    files are written; a file that failed, or whose output failed, is one warning line. Returns
+    (records, skipped)."""
     done = skipped = 0
     with ui.progress("tagging", None, "images") as advance:
-        for record in records:
-            if record.error is not None:
-                record.error = State.translate(record.error)
-            try:
-                writer.write(record)
-            except WriteError as exc:  # this image's caption or sidecar; it is left as it was
-                record.error = str(exc)
-            if record.error is not None:
-                skipped += 1
-                ui.warn(f"skipped {record.path}: {record.error}")
-            done += 1
-            advance(1)
-    writer.close()
+
+        def report(written: Iterable[Record]) -> None:
+            nonlocal done, skipped
+            for record in written:
+                if record.error is not None:
+                    skipped += 1
+                    ui.warn(f"skipped {record.path}: {record.error}")
+                done += 1
+                advance(1)
+
+        background = BackgroundWriter(writer)
+        try:
+            for record in records:
+                if record.error is not None:
+                    record.error = State.translate(record.error)
+                background.submit(record)
+                report(background.written())
+        finally:  # also when interrupted: what was tagged is written
+            background.close()
+            report(background.written())
     return done, skipped
 
 

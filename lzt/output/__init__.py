@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lzt.config import OnExisting, OutputOptions, XmpNaming
 from lzt.output import captions, streams, xmp  # noqa: F401  (the built-ins register themselves)
+from lzt.output.background import BackgroundWriter
 from lzt.output.base import FORMATS, Format, WriteError, Writer, register_format
 
 
@@ -23,6 +24,6 @@ def make_writer(name: str, options: OutputOptions = OutputOptions()) -> Writer:
 
 
 __all__ = [
-    "Format", "OnExisting", "OutputOptions", "WriteError", "Writer", "XmpNaming", "format_names",
+    "BackgroundWriter", "Format", "OnExisting", "OutputOptions", "WriteError", "Writer", "XmpNaming", "format_names",
     "get_format", "make_writer", "register_format",
 ]
