@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -41,15 +42,18 @@ from lzt.tagging import default_workers
 
 REPO = Path(__file__).resolve().parent.parent
 
-COCO = REPO.parent / "shared" / "data" / "coco128" / "images"
+# $LZT_COCO128 points elsewhere where ../shared is not beside the checkout (the GPU machine).
+COCO = Path(os.environ.get("LZT_COCO128") or REPO.parent / "shared" / "data" / "coco128") / "images"
 
 
 def make_inputs(root: Path, web: int, big: int, seed: int = 0) -> dict[str, Path]:
     """Re-encoded copies of coco128: `web` files (80% baseline JPEG, 10% progressive, 10% PNG)
-    and `big` 12 MP JPEGs. Reused when already built with the same counts."""
+    and `big` 12 MP JPEGs, written by one process per core. Reused when already built with the
+    same counts."""
     rng = random.Random(seed)
     sources = sorted(COCO.glob("*.jpg"))
     sets = {}
+    jobs = []
     for name, count in (("web", web), ("12mp", big)):
         folder = root / f"{name}-{count}"
         sets[name] = folder
@@ -58,18 +62,24 @@ def make_inputs(root: Path, web: int, big: int, seed: int = 0) -> dict[str, Path
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for i in range(count):
-            with Image.open(sources[i % len(sources)]) as image:
-                image = image.convert("RGB")
-                if name == "12mp":
-                    image = image.resize((4000, 3000), Image.BICUBIC)
-                kind = rng.random()
-                if name == "web" and kind < 0.1:
-                    image.save(folder / f"{i:06d}.png")
-                elif name == "web" and kind < 0.2:
-                    image.save(folder / f"{i:06d}.jpg", quality=90, progressive=True)
-                else:
-                    image.save(folder / f"{i:06d}.jpg", quality=90)
+            kind = rng.random()
+            form = "png" if name == "web" and kind < 0.1 else "progressive" if name == "web" and kind < 0.2 else "baseline"
+            jobs.append((sources[i % len(sources)], folder / f"{i:06d}.{'png' if form == 'png' else 'jpg'}", form, name == "12mp"))
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(_write_copy, jobs, chunksize=64))
     return sets
+
+
+def _write_copy(job: tuple[Path, Path, str, bool]) -> None:
+    source, target, form, twelve_mp = job
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        if twelve_mp:
+            image = image.resize((4000, 3000), Image.BICUBIC)
+        if form == "png":
+            image.save(target)
+        else:
+            image.save(target, quality=90, progressive=form == "progressive")
 
 
 def synchronise(device: torch.device) -> None:

@@ -20,7 +20,8 @@ from lzt.files import read_pairs
 DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb limit: 200 MP
 DEFAULT_DECODE_TIMEOUT = 30.0  # seconds per file: generous, a healthy 100 MP photo takes a few
 DEFAULT_BATCH_SIZE = 64  # images per encoder batch
-DEFAULT_TEXT_BATCH_SIZE = 256  # sentences per text-encoder batch
+DEFAULT_TEXT_BATCH_SIZE = 256  # sentences per text-encoder batch on a CPU
+GPU_TEXT_BATCH_SIZE = 1024  # on CUDA: large bf16 batches keep the GPU busy (issue 15)
 DEFAULT_TEMPLATES = "imagenet80"  # the single-label prompt ensemble of CoMC
 
 

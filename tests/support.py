@@ -19,7 +19,8 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_CONFIGS = REPO / "tests" / "model_configs"
-COCO128 = (REPO.parent / "shared" / "data" / "coco128").resolve()
+# $LZT_COCO128 points elsewhere where ../shared is not beside the checkout (the GPU machine).
+COCO128 = Path(os.environ.get("LZT_COCO128") or REPO.parent / "shared" / "data" / "coco128").resolve()
 
 
 @dataclass

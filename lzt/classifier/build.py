@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from lzt.classifier.artifact import BuildReport, Classifier, save_classifier
 from lzt.classifier.training import train_classifier, training_settings
-from lzt.config import DEFAULT_TEMPLATES, DEFAULT_TEXT_BATCH_SIZE, TrainConfig
+from lzt.config import DEFAULT_TEMPLATES, DEFAULT_TEXT_BATCH_SIZE, GPU_TEXT_BATCH_SIZE, TrainConfig
 from lzt.errors import UsageError
 from lzt.model import ClipEncoder, load_encoder
 from lzt.progress import Progress, logger, no_progress
@@ -35,12 +35,15 @@ def train_on_corpus(
     encoder: ClipEncoder,
     training: TrainConfig = TrainConfig(),
     corpus_info: dict | None = None,
-    text_batch_size: int = DEFAULT_TEXT_BATCH_SIZE,
+    text_batch_size: int | None = None,
     on_encoded: Callable[[int], None] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
     keep_corpus_embeddings: bool = True,
 ) -> Classifier:
-    """Encode every text in one pass, train, and return the artifact (not yet saved)."""
+    """Encode every text in one pass, train, and return the artifact (not yet saved).
+    text_batch_size: None for 256 on a CPU, 1024 on CUDA."""
+    if text_batch_size is None:
+        text_batch_size = GPU_TEXT_BATCH_SIZE if encoder.device.type == "cuda" else DEFAULT_TEXT_BATCH_SIZE
     sentences = [entry.sentence for entry in entries]
     template_texts = single_label_texts(vocabulary, templates)
     started = time.perf_counter()
@@ -88,7 +91,7 @@ def build_classifier(
     encoder: ClipEncoder | None = None,
     prompts: str | Path = DEFAULT_TEMPLATES,
     training: TrainConfig = TrainConfig(),
-    text_batch_size: int = DEFAULT_TEXT_BATCH_SIZE,
+    text_batch_size: int | None = None,
     out: str | Path | None = None,
     progress: Progress = no_progress,
 ) -> Classifier:
@@ -102,6 +105,7 @@ def build_classifier(
         ViT-B-16), unless `encoder` is given.
     prompts: the single-label prompt ensemble (`imagenet80` as CoMC, `photo7`, or a file).
     training: epochs, noise, seed... (`TrainConfig`); `training.seed` also seeds the sampling.
+    text_batch_size: texts per text-encoder batch (None: 256 on a CPU, 1024 on CUDA).
     out: when given, the artifact is also saved there (atomically).
     """
     if labels is None and corpus is None:

@@ -10,7 +10,7 @@ import typer
 from lzt.cli.app import EXIT_OK, app
 from lzt.cli.options import Device, LLMOptions, Quiet, SamplingOptions, with_groups
 from lzt.cli.ui import Ui
-from lzt.config import DEFAULT_TEMPLATES, DEFAULT_TEXT_BATCH_SIZE, TrainConfig
+from lzt.config import DEFAULT_TEMPLATES, TrainConfig
 
 _TRAINING = TrainConfig()
 
@@ -37,7 +37,7 @@ def build_classifier_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Classifier file to write (atomically).")] = Path("classifier.lzt"),
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (CoMC: 20).")] = _TRAINING.epochs,
     noise: Annotated[float, typer.Option("--noise", min=0.0, help="Std of the Gaussian noise added to text embeddings while training (CoMC: 0.1).")] = _TRAINING.noise_std,
-    text_batch_size: Annotated[int, typer.Option("--text-batch-size", min=1, help="Sentences per text-encoder batch.")] = DEFAULT_TEXT_BATCH_SIZE,
+    text_batch_size: Annotated[Optional[int], typer.Option("--text-batch-size", min=1, help="Sentences per text-encoder batch (default: 256 on a CPU, 1024 on CUDA).", show_default=False)] = None,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> int:
