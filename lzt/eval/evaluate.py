@@ -130,7 +130,7 @@ def _warn_about(labelled: LabelledSet) -> None:
         warn(f"dataset label {label!r} ({count} images) is not in the classifier's vocabulary; ignored")
     if labelled.conflicts:
         shown = ", ".join(sorted({label for _, label in labelled.conflicts})[:5])
-        warn(f"{len(labelled.conflicts)} (image, label) pairs are listed both in `labels` and in `negatives` ({shown}); left out as unknown")
+        warn(f'{len(labelled.conflicts)} (image, label) pairs are listed both in "labels" and in "negatives" ({shown}); left out as unknown')
 
 
 def _subset_columns(subset: str | Path | Sequence[str] | Vocabulary, vocabulary: Vocabulary) -> list[int]:

@@ -152,7 +152,7 @@ def _coco(source: Path, images: Path, problem: Callable[[Path, str], None]) -> l
         categories = {c["id"]: str(c["name"]) for c in data["categories"]}
         listed = [(image["id"], str(image["file_name"])) for image in data["images"]]
     except (KeyError, TypeError) as exc:
-        raise LztError(f"{source}: not a COCO instances file (needs `images` and `categories` with ids and names)") from exc
+        raise LztError(f'{source}: not a COCO instances file (needs "images" and "categories" with ids and names)') from exc
     found: dict[object, set[str]] = defaultdict(set)
     unknown = 0
     for annotation in data.get("annotations", []):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from lzt.config import KeywordSource, OutputOptions, XmpNaming
+from lzt.config import DEFAULT_BATCH_SIZE, KeywordSource, OutputOptions, XmpNaming
 from lzt.errors import LztError
 from lzt.eval.dataset import LabelledSet, vocabulary_of
 from lzt.eval.evaluate import Evaluation, evaluate
@@ -162,7 +162,7 @@ def thresholds_from_keywords(
     tagger: Tagger, paths: Iterable[str | Path], *, source: KeywordSource | str = KeywordSource.xmp,
     min_positives: int = DEFAULT_MIN_POSITIVES, caption_ext: str = OutputOptions().caption_ext,
     xmp_parent: str = OutputOptions().xmp_parent, exclude: Sequence[str] = (), include_hidden: bool = False,
-    batch_size: int | None = None, workers: int | None = None, decoding: DecodeOptions = DecodeOptions(),
+    batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, decoding: DecodeOptions = DecodeOptions(),
     progress: Progress = no_progress, on_unreadable: Callable[[Path, str], None] | None = None,
     on_skipped: Callable[[Path, str], None] | None = None,
 ) -> KeywordFit:
@@ -173,8 +173,7 @@ def thresholds_from_keywords(
         paths, vocabulary_of(tagger.labels, tagger.classifier.synonyms), source=source, caption_ext=caption_ext,
         xmp_parent=xmp_parent, exclude=exclude, include_hidden=include_hidden, on_unreadable=on_unreadable,
     )
-    options = {} if batch_size is None else {"batch_size": batch_size}
     evaluation = evaluate(
-        tagger, keywords.dataset, workers=workers, decoding=decoding, progress=progress, on_skipped=on_skipped, **options,
+        tagger, keywords.dataset, batch_size=batch_size, workers=workers, decoding=decoding, progress=progress, on_skipped=on_skipped,
     )
     return KeywordFit(evaluation.fit_thresholds(min_positives), evaluation, keywords)

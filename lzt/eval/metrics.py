@@ -17,8 +17,8 @@ positive, and differ elsewhere by convention, not by bug:
   (their VOC loader keeps difficult objects as negatives).
 - `mkt`: the code of MKT (`compute_AP`): ignored pairs dropped, images ranked by `torch.sort`
   (descending) of float32 scores, AP = sum of precision@rank at the positives / positives, AP 0
-  for a label without positives, mAP averages every label. ML-GCN and LESA drop ignored pairs
-  the same way (ML-GCN's code divides by zero on a label without positives).
+  for a label without positives, mAP averages every label. ML-GCN's code drops ignored pairs
+  the same way (and divides by zero on a label without positives).
 On binary targets without ties, `comc` and `mkt` mAP = `lzt` mAP x labels with positives / labels.
 
 Top-k (the same under every convention): each image predicts its k best-scoring labels.

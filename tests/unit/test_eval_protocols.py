@@ -82,7 +82,7 @@ def test_each_convention_matches_its_independent_recomputation_with_ties_and_ign
 
 
 def test_on_binary_targets_without_ties_the_peers_map_is_lzts_scaled_by_labels_with_positives():
-    positives, _, ternary, rng = ternary_targets(2)
+    positives, _, _, rng = ternary_targets(2)
     scores = positives * 0.4 + rng.normal(size=positives.shape)  # continuous: no ties
     result = compute_metrics(scores, positives, [f"l{c}" for c in range(10)])
     share = result.labels_with_positives / 10
