@@ -69,11 +69,10 @@ def calibrate(
             exclude=discovery.exclude, include_hidden=discovery.include_hidden, batch_size=decoding.batch_size,
             workers=decoding.workers, decoding=decoding.config(), progress=ui.progress, on_unreadable=skipped, on_skipped=skipped,
         )
-        name = Path(classifier).name if classifier else "the built-in classifier"
     ui.info(describe(fit.keywords))
     thresholds = fit.thresholds
-    comment = threshold_comment(Path(name), Path(" ".join(paths)), scoring.config(), fit.evaluation.metrics.images)
-    comment = comment.replace("images of", f"images keyworded in {source.value} under", 1)
+    photos = f"{fit.evaluation.metrics.images} photos keyworded in {source.value} under {', '.join(paths)}"
+    comment = threshold_comment(classifier.name if classifier else "the built-in classifier", photos, scoring.config())
     if out is None:
         typer.echo(thresholds.text(comment), nl=False)
     else:

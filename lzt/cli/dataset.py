@@ -32,7 +32,7 @@ def import_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON Lines to write (atomically); `file` entries are relative to its folder.")],
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of the image files (default: coco: SPLIT/ beside annotations/; voc: JPEGImages; nuswide: Flickr; openimages: the CSV's folder).")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="voc: the ImageSets/Main list (default: every annotation); nuswide: test (default) or train.")] = None,
-    classes: Annotated[Optional[Path], typer.Option("--classes", help="openimages: class descriptions CSV (default: the *class-descriptions*.csv beside SOURCE).")] = None,
+    classes: Annotated[Optional[Path], typer.Option("--classes", help="openimages: class descriptions CSV (default: the one `*class-descriptions*.csv` beside SOURCE).")] = None,
     skip_missing: Annotated[bool, typer.Option("--skip-missing", help="Leave out images whose file is not there (NUS-WIDE and OpenImages copies often lack some).")] = False,
     quiet: Quiet = False,
 ) -> int:

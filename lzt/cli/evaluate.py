@@ -58,11 +58,11 @@ def print_report(evaluation: Evaluation, weights_note: str | None) -> None:
         console.print(weights_note, style="bold yellow", markup=False)
 
 
-def threshold_comment(classifier: Path, dataset: Path, scoring: ScoringConfig, images: int) -> str:
+def threshold_comment(classifier: str, source: str, scoring: ScoringConfig) -> str:
     """Where thresholds came from: they hold only for the same classifier and scoring options."""
     mapping = scoring.mapping
     return (
-        f"lzt thresholds for {classifier.name}, fitted on {images} images of {dataset}\n"
+        f"lzt thresholds for {classifier}, fitted on {source}\n"
         f"valid with the scoring options they were fitted with: --mapping {mapping.method.value} --map-temperature {mapping.temperature} "
         f"--map-mix {mapping.mix} --{'' if scoring.local else 'no-'}local --local-weight {scoring.local_weight} "
         f"--calibration {scoring.calibration.value}"
@@ -122,7 +122,8 @@ def eval_command(
         ui.info(f"wrote {plot}")
     if write_thresholds is not None:
         thresholds = evaluation.fit_thresholds(min_positives)
-        thresholds.save(write_thresholds, threshold_comment(classifier, dataset, scoring.config(), evaluation.metrics.images))
+        source = f"{evaluation.metrics.images} images of {dataset}"
+        thresholds.save(write_thresholds, threshold_comment(classifier.name, source, scoring.config()))
         ui.info(f"wrote {write_thresholds}: {int(thresholds.fitted.sum())} labels fitted, {int((~thresholds.fitted).sum())} on the fallback {thresholds.fallback:.4g}")
     if not quiet:
         print_report(evaluation, ui_note)

@@ -259,7 +259,12 @@ def _class_file(source: Path, classes: str | Path | None) -> Path:
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
-    yield from csv.reader(read_text(path, "CSV file").splitlines())
+    """Rows streamed from the file: OpenImages' training CSVs run to gigabytes."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            yield from csv.reader(handle)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LztError(f"cannot read CSV file {path}: {exc}") from exc
 
 
 def _openimages(source: Path, images: Path, classes: str | Path | None, problem: Callable[[Path, str], None]) -> list[Row]:

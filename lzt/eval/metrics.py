@@ -11,7 +11,8 @@ positive, and differ elsewhere by convention, not by bug:
   precision-recall curve, a block of tied scores forming one threshold; ignored pairs are left
   out; mAP averages the labels that have a positive (the others are reported, not averaged).
 - `comc`: the code of CoMC and TaI-DPT (Dassl's evaluator, ASL's `average_precision`): images
-  ranked by `numpy.argsort(scores)[::-1]`, tied scores taking the places that sort gives them;
+  ranked by `numpy.argsort(scores)[::-1]` of float32 scores, tied scores taking the places that
+  sort gives them;
   AP = sum of precision@rank at each positive / (positives + 1e-8), so a label without positives
   has AP 0 and mAP averages every label; any pair that is not a positive counts as a negative
   (their VOC loader keeps difficult objects as negatives).
@@ -76,8 +77,8 @@ def _precision_at_positives(ranked_positives: np.ndarray) -> np.ndarray:
 
 
 def _ap_comc(scores: np.ndarray, positives: np.ndarray) -> float:
-    # The sort call of their code: numpy's default (unstable) argsort, reversed.
-    ranked = positives[np.argsort(scores)[::-1]]
+    # The sort call of their code, on their float32 logits: numpy's default (unstable) argsort, reversed.
+    ranked = positives[np.argsort(np.asarray(scores, dtype=np.float32))[::-1]]
     return float(_precision_at_positives(ranked).sum() / (ranked.sum() + 1e-8))
 
 

@@ -25,8 +25,8 @@ from lzt.vocab import LabelMatcher, load_vocabulary
 def comc_ap(scores: np.ndarray, ternary: np.ndarray) -> float:
     """Dassl's MLClassification evaluator as CoMC and TaI-DPT ship it (ASL's average_precision):
     rank by the reversed numpy argsort, a pair is positive iff its target == 1, sum precision@i at
-    the positives, divide by positives + 1e-8."""
-    indices = scores.argsort()[::-1]
+    the positives, divide by positives + 1e-8. Their logits reach it as a float32 array."""
+    indices = scores.astype(np.float32).argsort()[::-1]
     positives_seen, precision_sum = 0, 0.0
     for rank, index in enumerate(indices, start=1):
         if ternary[index] == 1:
