@@ -66,13 +66,14 @@ _LAZY = {
     "Vocabulary": "lzt.vocab.vocabulary",
     "load_encoder": "lzt.model.loading", "ClipEncoder": "lzt.model.encoder",
     "evaluate": "lzt.eval.evaluate", "Evaluation": "lzt.eval.evaluate", "EvalResult": "lzt.eval.metrics",
+    "make_writer": "lzt.output", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
+    "tag_shards": "lzt.engines.run", "rescore": "lzt.engines.run", "rescore_shards": "lzt.engines.run",
+    "ShardRun": "lzt.engines.run", "read_shards": "lzt.engines.shards",
+    # evaluation protocols, thresholds, keywords as labels, dataset import
     "TopK": "lzt.eval.metrics", "LabelledSet": "lzt.eval.dataset", "read_labelled_set": "lzt.eval.dataset",
     "fit_thresholds": "lzt.eval.thresholds", "Thresholds": "lzt.eval.thresholds", "read_keyword_labels": "lzt.eval.keywords",
     "KeywordLabels": "lzt.eval.keywords", "thresholds_from_keywords": "lzt.eval.keywords", "KeywordFit": "lzt.eval.keywords",
     "import_dataset": "lzt.eval.importers", "ImportReport": "lzt.eval.importers",
-    "make_writer": "lzt.output", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
-    "tag_shards": "lzt.engines.run", "rescore": "lzt.engines.run", "rescore_shards": "lzt.engines.run",
-    "ShardRun": "lzt.engines.run", "read_shards": "lzt.engines.shards",
 }
 
 __all__ = [
