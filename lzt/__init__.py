@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from lzt.config import (
     Calibration,
+    Convention,
+    DatasetFormat,
     DecodeOptions,
     Decoder,
     InputConfig,
+    KeywordSource,
     LLMConfig,
     Mapping,
     MappingConfig,
@@ -37,6 +40,7 @@ from lzt.config import (
     ScoringConfig,
     Selection,
     TrainConfig,
+    Unannotated,
     XmpNaming,
 )
 from lzt.errors import (
@@ -65,6 +69,11 @@ _LAZY = {
     "make_writer": "lzt.output", "BackgroundWriter": "lzt.output.background", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
     "tag_shards": "lzt.engines.run", "rescore": "lzt.engines.run", "rescore_shards": "lzt.engines.run",
     "ShardRun": "lzt.engines.run", "read_shards": "lzt.engines.shards",
+    # evaluation protocols, thresholds, keywords as labels, dataset import
+    "TopK": "lzt.eval.metrics", "LabelledSet": "lzt.eval.dataset", "read_labelled_set": "lzt.eval.dataset",
+    "fit_thresholds": "lzt.eval.thresholds", "Thresholds": "lzt.eval.thresholds", "read_keyword_labels": "lzt.eval.keywords",
+    "KeywordLabels": "lzt.eval.keywords", "thresholds_from_keywords": "lzt.eval.keywords", "KeywordFit": "lzt.eval.keywords",
+    "import_dataset": "lzt.eval.importers", "ImportReport": "lzt.eval.importers",
 }
 
 __all__ = [
@@ -78,6 +87,9 @@ __all__ = [
     "load_encoder", "ClipEncoder",
     # evaluation
     "evaluate", "Evaluation", "EvalResult",
+    "TopK", "Convention", "Unannotated", "LabelledSet", "read_labelled_set", "fit_thresholds", "Thresholds",
+    "read_keyword_labels", "KeywordLabels", "KeywordSource", "thresholds_from_keywords", "KeywordFit",
+    "import_dataset", "ImportReport", "DatasetFormat",
     # sharded runs (Ray Data, Parquet shards)
     "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
     # output
@@ -105,8 +117,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.classifier.build import build_classifier
     from lzt.engines.run import ShardRun, rescore, rescore_shards, tag_shards
     from lzt.engines.shards import read_shards
+    from lzt.eval.dataset import LabelledSet, read_labelled_set
     from lzt.eval.evaluate import Evaluation, evaluate
-    from lzt.eval.metrics import EvalResult
+    from lzt.eval.importers import ImportReport, import_dataset
+    from lzt.eval.keywords import KeywordFit, KeywordLabels, read_keyword_labels, thresholds_from_keywords
+    from lzt.eval.metrics import EvalResult, TopK
+    from lzt.eval.thresholds import Thresholds, fit_thresholds
     from lzt.model.encoder import ClipEncoder
     from lzt.model.loading import load_encoder
     from lzt.output import make_writer

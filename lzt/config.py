@@ -335,3 +335,46 @@ class RayConfig:
             raise UsageError("`RayConfig.actors` must be at least 1")
         if self.object_store_memory is not None and self.object_store_memory < 80 * 2**20:
             raise UsageError("`RayConfig.object_store_memory` must be at least 80 MiB (0.08 GiB; Ray's minimum)")
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+DEFAULT_MIN_POSITIVES = 3  # positive images a label needs for a threshold of its own
+
+
+class Convention(str, Enum):
+    """Whose AP and mAP: `lzt` (scikit-learn's: tied scores form one threshold, labels without a
+    positive are left out of the mean, ignored pairs dropped), `comc` (the code of CoMC and
+    TaI-DPT), `mkt` (the code of MKT). lzt.eval.metrics says what each does."""
+
+    lzt = "lzt"
+    comc = "comc"
+    mkt = "mkt"
+
+
+class Unannotated(str, Enum):
+    """On a dataset line that lists `negatives`, what the labels it lists neither as positive nor
+    as negative are: `ignore` (left out, as VOC "difficult" objects and OpenImages' unverified
+    labels are) or `negative`. A line without `negatives` lists every positive: the rest are negatives."""
+
+    ignore = "ignore"
+    negative = "negative"
+
+
+class KeywordSource(str, Enum):
+    """Where a photo's own keywords are read: `xmp` (dc:subject and lr:hierarchicalSubject of its
+    sidecar) or `txt` (its caption file, comma-separated)."""
+
+    xmp = "xmp"
+    txt = "txt"
+
+
+class DatasetFormat(str, Enum):
+    """Official annotation formats `import_dataset` reads: `coco` (instances JSON), `voc`
+    (Annotations/*.xml), `nuswide` (Concepts81.txt, ImageList, TrainTestLabels), `openimages`
+    (human-verified image-label CSV and class descriptions)."""
+
+    coco = "coco"
+    voc = "voc"
+    nuswide = "nuswide"
+    openimages = "openimages"

@@ -1,0 +1,179 @@
+"""A user's own keywords as labels: photos already tagged by hand calibrate lzt for the rest.
+
+The keywords of a photo (its XMP sidecar, or its caption file) that match a vocabulary label,
+by name, synonym or plural (LabelMatcher), are its positives; every other label of the
+vocabulary counts as absent. Only photos with at least one keyword take part: a photo nobody
+keyworded says nothing. Keywords lzt wrote itself are not evidence and are left out: those it
+recorded as its own in the sidecar (`lzt:addedKeywords`, `lzt:addedHierarchical`) and the
+hierarchical ones under its parent (`lzt|dog`). Caption files carry no such record: calibrate
+on captions a person wrote.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from lzt.config import DEFAULT_BATCH_SIZE, KeywordSource, OutputOptions, XmpNaming
+from lzt.errors import LztError
+from lzt.eval.dataset import LabelledSet, vocabulary_of
+from lzt.eval.evaluate import Evaluation, evaluate
+from lzt.eval.thresholds import DEFAULT_MIN_POSITIVES, Thresholds
+from lzt.output.xmp import (
+    ADDED_HIERARCHICAL,
+    ADDED_KEYWORDS,
+    HIERARCHICAL,
+    SUBJECT,
+    Sidecar,
+    property_items,
+    sidecar_path,
+)
+from lzt.progress import Progress, no_progress
+from lzt.tagging import DecodeOptions, Tagger
+from lzt.tagging.discovery import discover
+from lzt.vocab import LabelMatcher, Vocabulary
+
+
+@dataclass
+class KeywordLabels:
+    """What a folder of keyworded photos yields. dataset: the photos with keywords and their
+    matched labels; photos: images found; without_keywords: of those, how many had no sidecar
+    or caption, or no keyword in it; unmatched: keywords that match no label -> occurrences;
+    unreadable: (sidecar or caption, reason) of the files that could not be read."""
+
+    dataset: LabelledSet
+    photos: int = 0
+    without_keywords: int = 0
+    unmatched: dict[str, int] = field(default_factory=dict)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def read_keyword_labels(
+    paths: Iterable[str | Path], labels: Sequence[str] | Vocabulary, *, source: KeywordSource | str = KeywordSource.xmp,
+    caption_ext: str = OutputOptions().caption_ext, xmp_parent: str = OutputOptions().xmp_parent, exclude: Sequence[str] = (),
+    include_hidden: bool = False, on_unreadable: Callable[[Path, str], None] | None = None,
+) -> KeywordLabels:
+    """The photos under `paths` that carry keywords, labelled by the keywords that match
+    `labels` (names, or a Vocabulary with synonyms). `source`: `xmp` reads `photo.jpg.xmp` and
+    `photo.xmp` (both namings), `txt` reads `photo.txt` (`caption_ext`). A sidecar or caption
+    that cannot be read is reported (`on_unreadable(file, reason)`) and its photo left out."""
+    source = KeywordSource(source)
+    matcher = LabelMatcher(vocabulary_of(labels))
+    result = KeywordLabels(LabelledSet([], []))
+    parent = xmp_parent.strip().strip("|")
+    for image in discover(paths, exclude, include_hidden):
+        result.photos += 1
+        try:
+            keywords = _caption_keywords(image, caption_ext) if source is KeywordSource.txt else _sidecar_keywords(image, parent)
+        except _Unreadable as exc:
+            result.unreadable.append((exc.path, exc.reason))
+            if on_unreadable is not None:
+                on_unreadable(exc.path, exc.reason)
+            continue
+        if not keywords:
+            result.without_keywords += 1
+            continue
+        found: list[str] = []
+        for keyword in keywords:
+            name = matcher.match(keyword)
+            if name is None:
+                result.unmatched[keyword] = result.unmatched.get(keyword, 0) + 1
+            elif name not in found:
+                found.append(name)
+        result.dataset.files.append(image.resolve())
+        result.dataset.labels.append(found)
+    if not result.dataset.files:
+        raise LztError(f"none of the {result.photos} photos has {'a caption' if source is KeywordSource.txt else 'an XMP sidecar'} with keywords")
+    return result
+
+
+class _Unreadable(Exception):
+    def __init__(self, path: Path, reason: str):
+        super().__init__(reason)
+        self.path, self.reason = path, reason
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _Unreadable(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _caption_keywords(image: Path, caption_ext: str) -> list[str]:
+    extension = caption_ext if caption_ext.startswith(".") else "." + caption_ext
+    path = image.with_suffix(extension)
+    data = _read(path) if not path.is_dir() else None
+    if data is None:
+        return []
+    return [term.strip() for term in data.decode("utf-8", errors="replace").replace("\n", ",").split(",") if term.strip()]
+
+
+def _sidecar_keywords(image: Path, parent: str) -> list[str]:
+    """dc:subject and the parts of lr:hierarchicalSubject entries (`Animals|Dog`: both) of the
+    sidecars of both namings, without what lzt recorded as its own."""
+    keywords: list[str] = []
+    for naming in XmpNaming:
+        path = sidecar_path(image, naming)
+        data = _read(path) if path != image and not path.is_dir() else None
+        if data is None or not data.strip():
+            continue
+        try:
+            sidecar = Sidecar.parse(data)
+        except (ValueError, LookupError, ET.ParseError) as exc:
+            raise _Unreadable(path, f"not valid XMP ({exc})") from exc
+        added = {k.lower() for k in property_items(sidecar, ADDED_KEYWORDS)}
+        added_hierarchical = {k.lower() for k in property_items(sidecar, ADDED_HIERARCHICAL)}
+        keywords += [k for k in property_items(sidecar, SUBJECT) if k.lower() not in added]
+        for entry in property_items(sidecar, HIERARCHICAL):
+            if entry.lower() in added_hierarchical or (parent and entry.lower().startswith(f"{parent.lower()}|")):
+                continue
+            keywords += [part.strip() for part in entry.split("|") if part.strip()]
+    return keywords
+
+
+def describe(keywords: KeywordLabels) -> str:
+    """One line: how many photos, how many with keywords, how many labels matched."""
+    used = len(keywords.dataset.files)
+    matched = len({label for row in keywords.dataset.labels for label in row})
+    return (
+        f"{keywords.photos} photos, {used} with keywords ({keywords.without_keywords} without"
+        f"{f', {len(keywords.unreadable)} unreadable' if keywords.unreadable else ''}); "
+        f"{matched} labels of the vocabulary among their keywords, {len(keywords.unmatched)} keywords match none"
+    )
+
+
+
+@dataclass
+class KeywordFit:
+    """What `thresholds_from_keywords` did: the thresholds, the evaluation they were fitted on
+    (the keyworded photos, scored), and the keywords read."""
+
+    thresholds: Thresholds
+    evaluation: Evaluation
+    keywords: KeywordLabels
+
+
+def thresholds_from_keywords(
+    tagger: Tagger, paths: Iterable[str | Path], *, source: KeywordSource | str = KeywordSource.xmp,
+    min_positives: int = DEFAULT_MIN_POSITIVES, caption_ext: str = OutputOptions().caption_ext,
+    xmp_parent: str = OutputOptions().xmp_parent, exclude: Sequence[str] = (), include_hidden: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, decoding: DecodeOptions = DecodeOptions(),
+    progress: Progress = no_progress, on_unreadable: Callable[[Path, str], None] | None = None,
+    on_skipped: Callable[[Path, str], None] | None = None,
+) -> KeywordFit:
+    """Per-label thresholds for `tagger`, fitted on the photos under `paths` that a person
+    already keyworded (read_keyword_labels): those photos are scored, their matching keywords
+    are the truth, and each label gets the threshold maximising its F1 (see fit_thresholds)."""
+    keywords = read_keyword_labels(
+        paths, vocabulary_of(tagger.labels, tagger.classifier.synonyms), source=source, caption_ext=caption_ext,
+        xmp_parent=xmp_parent, exclude=exclude, include_hidden=include_hidden, on_unreadable=on_unreadable,
+    )
+    evaluation = evaluate(
+        tagger, keywords.dataset, batch_size=batch_size, workers=workers, decoding=decoding, progress=progress, on_skipped=on_skipped,
+    )
+    return KeywordFit(evaluation.fit_thresholds(min_positives), evaluation, keywords)
