@@ -162,7 +162,8 @@ def _recut(tags: list[dict[str, Any]], selection: Selection) -> tuple[Tags, list
     ordered = sorted(((t["label"], float(t["score"])) for t in tags), key=lambda t: -t[1])
     labels = [label for label, _ in ordered]
     thresholds = selection.thresholds(labels)
-    kept, cut = [], []
+    kept: list[tuple[str, float]] = []
+    cut: list[tuple[str, float]] = []
     for (label, score), threshold in zip(ordered, thresholds):
         if label in selection.exclude:
             continue

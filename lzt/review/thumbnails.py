@@ -10,6 +10,7 @@ tagging, JPEGs decoded at reduced size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -73,16 +74,13 @@ class Thumbnails:
             raise ThumbnailError(404, "not a regular file")
         key = hashlib.sha256(f"{real}\0{info.st_size}\0{info.st_mtime_ns}\0{self.size}".encode("utf-8", "surrogateescape")).hexdigest()
         cached = self.folder / key[:2] / f"{key}.jpg"
-        try:
-            return cached.read_bytes()
-        except OSError:
-            pass
+        if cached.is_file():
+            with contextlib.suppress(OSError):
+                return cached.read_bytes()
         with self._slots:
             data = self._make(Path(real))
-        try:
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time, never the thumbnail
             atomic_write(cached, lambda tmp: tmp.write_bytes(data))
-        except OSError:
-            pass  # a cache that cannot be written costs time, never the thumbnail
         return data
 
     def _make(self, path: Path) -> bytes:

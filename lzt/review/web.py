@@ -18,7 +18,7 @@ import hmac
 from dataclasses import asdict
 from http.cookies import SimpleCookie
 from importlib import resources
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, MutableMapping
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -45,9 +45,9 @@ SECURITY_HEADERS = [
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def cookie_name(port: int) -> str:
@@ -69,7 +69,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
 
-        async def with_headers(message: dict[str, Any]) -> None:
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in names)]

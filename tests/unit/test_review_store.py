@@ -172,7 +172,7 @@ def test_errors_are_reported_not_imported(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "review.db"
     path.write_bytes(content)
-    with pytest.raises(LztError, match="not a review database|damaged"):
+    with pytest.raises(LztError, match=r"not a review database|damaged"):
         ReviewStore(path)
     assert path.read_bytes() == content
 
@@ -187,7 +187,7 @@ def test_a_damaged_database_is_refused_and_left_alone(tmp_path: Path, photos: li
     page_size = int.from_bytes(data[16:18], "big")
     data[page_size * 2: page_size * 2 + 512] = os.urandom(512)  # scribble over a b-tree page
     path.write_bytes(bytes(data))
-    with pytest.raises(LztError, match="damaged.*left as it is"):
+    with pytest.raises(LztError, match=r"damaged.*left as it is"):
         ReviewStore(path, create=False)
     assert path.read_bytes() == bytes(data)
 
