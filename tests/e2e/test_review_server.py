@@ -166,10 +166,10 @@ def test_the_api_pages_filters_and_refuses_bad_requests(tmp_path: Path) -> None:
 # --- the commands, as a user runs them ------------------------------------------------------------
 
 
-def start_review(*args: object) -> tuple[subprocess.Popen, str]:
+def start_review(*args: object, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(lzt_command("review", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=default_sigint)
-    seen = []
+                               preexec_fn=default_sigint, cwd=cwd)
+    seen: list[str] = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         line = process.stderr.readline()
@@ -178,6 +178,7 @@ def start_review(*args: object) -> tuple[subprocess.Popen, str]:
         seen.append(line)
         found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
         if found:
+            process.seen = seen  # type: ignore[attr-defined]  # what it printed before serving
             return process, found.group(1)
     process.kill()
     raise AssertionError("lzt review printed no URL:\n" + "".join(seen))
@@ -249,15 +250,24 @@ def test_lzt_review_serves_stops_on_ctrl_c_and_keeps_decisions(coco128, tmp_path
     assert "not in the vocabulary" in result.stderr
 
 
-def test_commands_refuse_a_damaged_database_and_leave_it(tmp_path: Path) -> None:
-    db = tmp_path / "review.db"
-    db.write_bytes(b"SQLite format 3\x00" + os.urandom(2000))
-    before = db.read_bytes()
-    for args in (("apply", "--db", db), ("review", "--db", db, "--no-browser"), ("review", "--db", db, "--export", "-")):
-        result = run_lzt(*args, check=1)
-        assert result.stderr.startswith("error: the review database") and "left as it is" in result.stderr and "Traceback" not in result.stderr
-        assert db.read_bytes() == before
-    result = run_lzt("apply", "--db", tmp_path / "none.db", check=1)
-    assert "error: no review database at" in result.stderr
-    result = run_lzt("review", "--db", tmp_path / "empty.db", "--no-browser", check=2)
-    assert "nothing to review" in result.stderr
+def test_lzt_review_of_a_tags_file(tmp_path: Path) -> None:
+    small_photos(tmp_path / "photos", 2)
+    tags = [{"label": label, "score": round(0.9 - 0.1 * k, 4)} for k, label in enumerate(["dog", "cat", "car", "bus"])]
+    source = tmp_path / "tags.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in (
+        {"path": "photos/photo0000.jpg", "tags": tags}, {"path": "photos/photo0001.jpg", "tags": tags[1:]},
+        {"path": "photos/broken.jpg", "error": "truncated image"},
+    )))
+    process, url = start_review(source, "-k", "2", "--no-browser", "--db", tmp_path / "review.db", cwd=tmp_path)
+    try:
+        assert any("warning: skipped" in line and "broken.jpg: truncated image" in line for line in process.seen)  # type: ignore[attr-defined]
+        base, token = url.split("/?token=")
+        page = json.loads(get(f"{base}/api/photos?token={token}&sort=path&order=asc")[1])
+        assert [p["path"] for p in page["items"]] == [str(tmp_path / "photos" / f"photo000{i}.jpg") for i in (0, 1)]
+        assert [[t["label"] for t in p["tags"]] for p in page["items"]] == [["dog", "cat"], ["cat", "car"]]
+        assert [[t["label"] for t in p["candidates"]] for p in page["items"]] == [["car", "bus"], ["bus"]]
+        assert get(f"{base}/thumb/{page['items'][0]['id']}?token={token}")[0] == 200
+        info = json.loads(get(f"{base}/api/info?token={token}")[1])
+        assert info["vocabulary"] == ["dog", "cat", "car", "bus"]  # without a classifier: the labels the file holds
+    finally:
+        stop(process)
