@@ -100,18 +100,9 @@ def _import(
         if tags_file:
             items = read_tags_file(inputs[0], chosen, tagger=tagger, candidates=candidates, batch_size=decoding.batch_size,
                                    workers=decoding.workers, decoding=decoding.config(), on_warning=ui.warn)
-            listed: list[str] = []
-
-            def remember(stream: Iterable[ReviewItem]) -> Iterator[ReviewItem]:
-                for item in stream:
-                    listed.append(str(item.path))
-                    yield item
-
             if vocabulary:  # else the review keeps its vocabulary, and the file's labels join it
                 store.set_vocabulary(vocabulary)
-            report = store.add(_counted(remember(items), ui))
-            store.add([], roots_of(listed))
-            return report
+            return store.add(_counted(items, ui))  # the folders under review: those of the listed files
         assert tagger is not None
         items = review_items(tagger, inputs, chosen, candidates=candidates, batch_size=decoding.batch_size, workers=decoding.workers,
                              decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden)

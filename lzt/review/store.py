@@ -260,35 +260,44 @@ class ReviewStore:
 
     # --- importing --------------------------------------------------------------------------------
 
-    def add(self, items: Iterable[ReviewItem], roots: Iterable[str | Path] = ()) -> AddReport:
+    def add(self, items: Iterable[ReviewItem], roots: Iterable[str | Path] | None = None) -> AddReport:
         """Import photos (new ones added, known ones given their new tags and candidates; their
         decisions stay), in transactions of BATCH photos; labels of their tags and candidates
-        join the vocabulary. An item with an `error` is not imported (it is in `errors`). `roots`: the folders under review; the
-        server serves thumbnails only of files inside them (symlinks resolved). A new path whose
-        file matches a photo whose file vanished (same name, size and modification time) takes
-        that photo's place: its decisions follow the file."""
+        join the vocabulary. An item with an `error` is not imported (it is in `errors`).
+
+        roots: the folders under review (None: the folder of each photo imported); the server
+            serves thumbnails only of files inside them, symlinks resolved.
+        A new path whose file matches a photo whose file vanished (same name, size and
+        modification time) takes that photo's place: its decisions follow the file."""
         report = AddReport()
-        with self._lock, self.db:
-            self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(os.fsencode(os.path.realpath(r)),) for r in roots])
+        self._add_roots(roots or ())
         batch: list[ReviewItem] = []
         seen: dict[str, None] = {}
+        folders: set[str] = set()
         for item in items:
             if item.error is not None:
                 report.errors.append((os.fsdecode(os.path.abspath(os.fspath(item.path))), item.error))
                 continue
             seen.update((label, None) for label, _ in (*item.tags, *item.candidates))
+            if roots is None:
+                folders.add(os.path.dirname(os.path.abspath(os.fspath(item.path))))
             batch.append(item)
             if len(batch) >= BATCH:
                 self._add_batch(batch, report)
                 batch = []
         if batch:
             self._add_batch(batch, report)
+        self._add_roots(folders)
         vocabulary = self.vocabulary
         new = [label for label in seen if label not in set(vocabulary)]
         if new:  # a tag a file carries is a label a person may keep, whatever the vocabulary said
             with self._lock, self.db:
                 self.db.execute("UPDATE meta SET value=? WHERE key='vocabulary'", (json.dumps(vocabulary + new),))
         return report
+
+    def _add_roots(self, roots: Iterable[str | Path]) -> None:
+        with self._lock, self.db:
+            self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(os.fsencode(os.path.realpath(r)),) for r in roots])
 
     def _add_batch(self, items: list[ReviewItem], report: AddReport) -> None:
         with self._lock:
@@ -343,7 +352,8 @@ class ReviewStore:
 
     def relocate(self, files: Iterable[str | Path]) -> list[tuple[str, str]]:
         """Photos whose file vanished, found again among `files` (same name, size and mtime; one
-        match only): their path is updated and their decisions follow. Returns (old, new) pairs."""
+        match only): their path is updated, their decisions follow, and their new folder joins
+        the folders under review. Returns (old, new) pairs."""
         moved: list[tuple[str, str]] = []
         with self._lock, self.db:
             for file in files:
@@ -355,6 +365,7 @@ class ReviewStore:
                 if twin is not None:
                     self.db.execute("UPDATE photos SET path=? WHERE id=?", (path, twin[0]))
                     moved.append((_decode(twin[1]), _decode(path)))
+        self._add_roots(os.path.dirname(new) for _, new in moved)  # where it was found is under review now
         return moved
 
     def roots(self) -> list[str]:

@@ -138,6 +138,7 @@ def test_vanished_files_are_skipped_and_moved_ones_found(tmp_path: Path, store: 
     report = apply_review(store, search=[elsewhere])
     assert report.moved == [(str(photos[0]), str(elsewhere / photos[0].name))]
     assert report.skipped == [] and sidecar_path(elsewhere / photos[0].name).exists()
+    assert str(elsewhere.resolve()) in store.roots()  # its thumbnail is served from there now
 
 
 def test_a_changed_vocabulary_leaves_labels_out_and_writes_the_rest(tmp_path: Path, store: ReviewStore, photos: list[Path]) -> None:

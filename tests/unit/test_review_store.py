@@ -166,6 +166,7 @@ def test_errors_are_reported_not_imported(tmp_path: Path) -> None:
         report = store.add([ReviewItem(tmp_path / "bad.jpg", error="truncated image"), ReviewItem(tmp_path / "ok.jpg", [("dog", 1.0)])])
         assert report.errors == [(str((tmp_path / "bad.jpg").absolute()), "truncated image")] and report.added == 1
         assert store.vocabulary == ["dog"]  # the labels of imported tags join the vocabulary
+        assert store.roots() == [str(tmp_path.resolve())]  # without roots: the folders of the photos
 
 
 @pytest.mark.parametrize("content", [b"this is not a database at all\n" * 10, b"\x00" * 4096])

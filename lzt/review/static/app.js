@@ -7,7 +7,7 @@
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const PAGE = 60;
 const state = {
-  vocabulary: [], query: {}, offset: 0, total: 0, items: [], current: 0, label: 0, busy: false,
+  vocabulary: [], known: new Set(), query: {}, offset: 0, total: 0, items: [], current: 0, label: 0, busy: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -79,6 +79,7 @@ function recall() {
 async function loadInfo() {
   const info = await api("api/info");
   state.vocabulary = info.vocabulary;
+  state.known = new Set(info.vocabulary);
   const list = $("present-labels");
   list.replaceChildren(...info.labels.map(([label, count]) => el("option", {value: label, label: `${count} photos`})));
   const s = info.summary;
@@ -111,7 +112,7 @@ function labelsOf(item) {
 
 function chip(item, entry, index) {
   const classes = ["chip", entry.kind, entry.decision ? `${entry.decision}ed` : "undecided"];
-  if (!state.vocabulary.includes(entry.label)) classes.push("unknown");
+  if (!state.known.has(entry.label)) classes.push("unknown");
   const node = el("li", {"class": classes.join(" "), "data-label": entry.label, "data-index": String(index),
                          title: entry.kind === "candidate" ? "below the cut" : entry.kind === "added" ? "added by you" : "automatic tag"},
     el("span", {"class": "label"}, entry.label));
@@ -268,7 +269,7 @@ function moveSuggestion(step) {
 }
 
 async function pick(label) {
-  if (!state.vocabulary.includes(label)) { $("add-note").textContent = "not in the vocabulary"; return; }
+  if (!state.known.has(label)) { $("add-note").textContent = "not in the vocabulary"; return; }
   closeAdd();
   await decide("accept", label);
 }
