@@ -8,6 +8,10 @@ lzt records the keywords it added in its own namespace (`lzt:addedKeywords`,
 `lzt:addedHierarchical`), so that `overwrite` replaces lzt's earlier keywords without ever touching
 one a person or another tool wrote, even when both are plain `dog`. Entries under the lzt parent
 (`lzt|...`) count as lzt's even when that record is lost (another tool rewrote the file).
+
+A review (`lzt apply`, merge_reviewed_keywords) writes accepted labels as `lzt|reviewed|dog` and
+undecided automatic tags as `lzt|auto|dog`, recording the flat keywords it confirmed in
+`lzt:reviewedKeywords`. Those are a person's decisions: `lzt tag` never removes them.
 """
 
 from __future__ import annotations
