@@ -26,7 +26,7 @@ def _require_extra() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise LztError(f"the review page needs the `review` extra: pip install 'lzt[review]' ({exc.name} is missing)") from None
+        raise LztError(f"the review page needs the review extra: pip install 'lzt[review]' ({exc.name} is missing)") from None
 
 
 def is_loopback(host: str) -> bool:
@@ -59,7 +59,7 @@ def review_app(
     from lzt.review.web import LOOPBACK, build_app
 
     if not token:
-        raise UsageError("`token` must not be empty")
+        raise UsageError("the review page's token must not be empty")
     allowed = set(LOOPBACK) if hosts is None else ({h.lower() for h in hosts} or None)
     apply = {"format": format, "options": options, "reviewed_only": reviewed_only, "every_photo": every_photo}
     return build_app(store, token, thumbnails or Thumbnails(user_cache_dir() / "thumbnails"), apply, allowed)
