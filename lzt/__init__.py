@@ -74,6 +74,12 @@ _LAZY = {
     "fit_thresholds": "lzt.eval.thresholds", "Thresholds": "lzt.eval.thresholds", "read_keyword_labels": "lzt.eval.keywords",
     "KeywordLabels": "lzt.eval.keywords", "thresholds_from_keywords": "lzt.eval.keywords", "KeywordFit": "lzt.eval.keywords",
     "import_dataset": "lzt.eval.importers", "ImportReport": "lzt.eval.importers",
+    # reviewing tags (the server needs the `review` extra)
+    "ReviewStore": "lzt.review.store", "ReviewItem": "lzt.review.store", "PhotoQuery": "lzt.review.store",
+    "Decision": "lzt.review.store", "Verdict": "lzt.review.store", "AddReport": "lzt.review.store",
+    "review_items": "lzt.review.items", "read_tags_file": "lzt.review.items", "apply_review": "lzt.review.apply",
+    "ApplyReport": "lzt.review.apply", "export_decisions": "lzt.review.apply", "read_decisions": "lzt.review.apply",
+    "ReviewServer": "lzt.review.server", "review_app": "lzt.review.server",
 }
 
 __all__ = [
@@ -92,6 +98,9 @@ __all__ = [
     "import_dataset", "ImportReport", "DatasetFormat",
     # sharded runs (Ray Data, Parquet shards)
     "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
+    # reviewing tags
+    "ReviewStore", "ReviewItem", "PhotoQuery", "Decision", "Verdict", "AddReport", "review_items", "read_tags_file",
+    "apply_review", "ApplyReport", "export_decisions", "read_decisions", "ReviewServer", "review_app",
     # output
     "make_writer", "BackgroundWriter", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
     # errors and warnings
@@ -127,6 +136,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.model.loading import load_encoder
     from lzt.output import make_writer
     from lzt.output.base import WriteError, register_format
+    from lzt.review.apply import ApplyReport, apply_review, export_decisions, read_decisions
+    from lzt.review.items import read_tags_file, review_items
+    from lzt.review.server import ReviewServer, review_app
+    from lzt.review.store import AddReport, Decision, PhotoQuery, ReviewItem, ReviewStore, Verdict
     from lzt.tagging.selection import select_tags
     from lzt.tagging.tagger import Embeddings, Tagger
     from lzt.text.backends.base import register_backend

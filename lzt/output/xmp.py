@@ -8,6 +8,10 @@ lzt records the keywords it added in its own namespace (`lzt:addedKeywords`,
 `lzt:addedHierarchical`), so that `overwrite` replaces lzt's earlier keywords without ever touching
 one a person or another tool wrote, even when both are plain `dog`. Entries under the lzt parent
 (`lzt|...`) count as lzt's even when that record is lost (another tool rewrote the file).
+
+A review (`lzt apply`, merge_reviewed_keywords) writes accepted labels as `lzt|reviewed|dog` and
+undecided automatic tags as `lzt|auto|dog`, recording the flat keywords it confirmed in
+`lzt:reviewedKeywords`. Those are a person's decisions: `lzt tag` never removes them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ SUBJECT = f"{{{NS_DC}}}subject"
 HIERARCHICAL = f"{{{NS_LR}}}hierarchicalSubject"
 ADDED_KEYWORDS = f"{{{NS_LZT}}}addedKeywords"
 ADDED_HIERARCHICAL = f"{{{NS_LZT}}}addedHierarchical"
+REVIEWED_KEYWORDS = f"{{{NS_LZT}}}reviewedKeywords"  # flat keywords a person confirmed (`lzt apply`)
+REVIEWED, AUTO = "reviewed", "auto"  # `lzt apply`'s markers: lzt|reviewed|dog, lzt|auto|dog
 
 XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 XPACKET_END = '\n<?xpacket end="w"?>\n'
@@ -190,12 +196,18 @@ def _merge_bag(container: ET.Element, wanted: list[str], replace: bool, is_owned
     that are not wanted any more are removed. Entries of others are never removed, and a wanted
     keyword already present in any case is not added again (nor claimed by lzt)."""
     wanted_lower = {w.lower() for w in wanted}
+    return _update_bag(container, wanted, is_owned, lambda text: replace and text.lower() not in wanted_lower)
+
+
+def _update_bag(container: ET.Element, wanted: list[str], is_owned: Callable[[str], bool], removable: Callable[[str], bool]) -> list[str]:
+    """Remove lzt's entries that are `removable`, add the `wanted` keywords not present in any
+    case; returns the entries lzt owns afterwards. Entries of others are never removed."""
     kept_owned = []
     for li in list(container.findall(RDF_LI)):
         text = (li.text or "").strip()
         if not text or not is_owned(text):
             continue
-        if replace and text.lower() not in wanted_lower:
+        if removable(text):
             container.remove(li)
         else:
             kept_owned.append(text)
@@ -215,20 +227,70 @@ def merge_keywords(sidecar: Sidecar, keywords: list[str], parent: str, replace: 
     recorded_hier = _recorded(sidecar, ADDED_HIERARCHICAL)
     prefix = f"{parent}|".lower() if parent else None
 
+    reviewed = hierarchical(REVIEWED, parent).lower() + "|"  # a person's decisions (`lzt apply`): never lzt tag's to remove
+
     def owns_hier(entry: str) -> bool:
-        return entry.lower() in recorded_hier or (prefix is not None and entry.lower().startswith(prefix))
+        lower = entry.lower()
+        return not lower.startswith(reviewed) and (lower in recorded_hier or (prefix is not None and lower.startswith(prefix)))
 
     owned_flat = _merge_bag(sidecar.bag(SUBJECT), keywords, replace, lambda k: k.lower() in recorded_flat)
     owned_hier = _merge_bag(sidecar.bag(HIERARCHICAL), [hierarchical(k, parent) for k in keywords], replace, owns_hier)
-    for tag, owned in ((ADDED_KEYWORDS, owned_flat), (ADDED_HIERARCHICAL, owned_hier)):
+    owned_hier += [e for e in property_items(sidecar, HIERARCHICAL) if e.lower().startswith(reviewed) and e.lower() in recorded_hier]
+    _record(sidecar, ((ADDED_KEYWORDS, owned_flat), (ADDED_HIERARCHICAL, owned_hier)))
+
+
+def _record(sidecar: Sidecar, owned: Iterable[tuple[str, list[str]]]) -> None:
+    """Write lzt's records of what it owns; drop keyword bags left empty."""
+    for tag, keywords in owned:
         sidecar.remove_property(tag)
-        if owned:
+        if keywords:
             container = sidecar.bag(tag)
-            for keyword in owned:
+            for keyword in _unique(keywords):
                 ET.SubElement(container, RDF_LI).text = keyword
     for tag in (SUBJECT, HIERARCHICAL):  # an empty bag says nothing: do not leave one behind
         if not property_items(sidecar, tag):
             sidecar.remove_property(tag)
+
+
+def merge_reviewed_keywords(
+    sidecar: Sidecar, reviewed: list[str], auto: list[str], rejected: list[str], parent: str, replace: bool
+) -> None:
+    """Put a review's outcome into the sidecar (`lzt apply`): `reviewed` (labels a person
+    accepted) flat in dc:subject and as `parent|reviewed|label`; `auto` (automatic tags nobody
+    decided about) flat and as `parent|auto|label`. Keywords lzt wrote before (by `lzt tag` or an
+    earlier apply) that the review contradicts are removed: with `replace` every one of lzt's
+    keywords not in the outcome, else only those of `rejected` labels and the `auto` entry of a
+    label now reviewed. Keywords lzt did not write are never removed."""
+    reviewed, auto = _unique(reviewed), _unique(auto)
+    recorded_flat = _recorded(sidecar, ADDED_KEYWORDS) | _recorded(sidecar, REVIEWED_KEYWORDS)
+    recorded_hier = _recorded(sidecar, ADDED_HIERARCHICAL)
+    prefix = f"{parent}|".lower() if parent else None
+    rejected_lower = {label.lower() for label in rejected}
+    reviewed_lower = {label.lower() for label in reviewed}
+    wanted_flat = reviewed + auto
+    wanted_hier = [hierarchical(f"{REVIEWED}|{k}", parent) for k in reviewed] + [hierarchical(f"{AUTO}|{k}", parent) for k in auto]
+    flat_lower = {k.lower() for k in wanted_flat}
+    hier_lower = {k.lower() for k in wanted_hier}
+    stale_auto = {hierarchical(f"{AUTO}|{k}", parent).lower() for k in reviewed}
+
+    def removable_flat(keyword: str) -> bool:
+        return keyword.lower() not in flat_lower if replace else keyword.lower() in rejected_lower
+
+    def removable_hier(entry: str) -> bool:
+        if replace:
+            return entry.lower() not in hier_lower
+        return entry.rsplit("|", 1)[-1].lower() in rejected_lower or entry.lower() in stale_auto
+
+    owned_flat = _update_bag(sidecar.bag(SUBJECT), wanted_flat, lambda k: k.lower() in recorded_flat, removable_flat)
+    owned_hier = _update_bag(
+        sidecar.bag(HIERARCHICAL), wanted_hier,
+        lambda e: e.lower() in recorded_hier or (prefix is not None and e.lower().startswith(prefix)), removable_hier,
+    )
+    _record(sidecar, (
+        (ADDED_KEYWORDS, [k for k in owned_flat if k.lower() not in reviewed_lower]),
+        (REVIEWED_KEYWORDS, [k for k in owned_flat if k.lower() in reviewed_lower]),
+        (ADDED_HIERARCHICAL, owned_hier),
+    ))
 
 
 def _recorded(sidecar: Sidecar, tag: str) -> set[str]:
@@ -257,19 +319,26 @@ class XmpWriter:
     def write(self, record: Record) -> None:
         if record.error is not None or record.tags is None or record.path is None:
             return  # nothing was learned about this image; its sidecar stays as it is
-        target = sidecar_path(Path(record.path), self.naming)
+        keywords = [label for label, _ in record.tags]
+        replace = self.on_existing == OnExisting.overwrite
+        if self.update(Path(record.path), lambda sidecar: merge_keywords(sidecar, keywords, self.parent, replace), bool(keywords)):
+            self.written += 1
+
+    def update(self, image: Path, merge: Callable[[Sidecar], None], has_keywords: bool) -> bool:
+        """Merge into the sidecar of `image` (or a new one) with `merge`, written atomically;
+        False when `on_existing` is skip and a sidecar exists, or when there is nothing to write."""
+        target = sidecar_path(image, self.naming)
         if target.is_symlink():
             target = target.resolve()  # update the file the link points to, keep the link
         if self.on_existing == OnExisting.skip and (target.exists() or target.is_symlink()):
             self.skipped += 1
-            return
+            return False
         existing = self._read(target)
-        keywords = [label for label, _ in record.tags]
-        if existing is None and not keywords:
-            return  # no sidecar full of nothing
+        if existing is None and not has_keywords:
+            return False  # no sidecar full of nothing
         sidecar = existing or Sidecar.new()
         try:
-            merge_keywords(sidecar, keywords, self.parent, replace=self.on_existing == OnExisting.overwrite)
+            merge(sidecar)
             data = sidecar.serialise()
         except RecursionError as exc:  # ElementTree's indent and serialiser recurse
             raise SidecarError(target, "existing sidecar is nested too deeply; left unchanged") from exc
@@ -277,7 +346,18 @@ class XmpWriter:
             atomic_write(target, lambda tmp: tmp.write_bytes(data))
         except OSError as exc:
             raise SidecarError(target, f"cannot write sidecar: {exc.strerror or exc}") from exc
-        self.written += 1
+        return True
+
+    def write_review(self, image: Path, reviewed: list[str], auto: list[str], rejected: list[str]) -> bool:
+        """`lzt apply`: merge a review's outcome into the sidecar of `image` (see
+        merge_reviewed_keywords); True when the sidecar was written."""
+        replace = self.on_existing == OnExisting.overwrite
+        written = self.update(
+            Path(image), lambda sidecar: merge_reviewed_keywords(sidecar, reviewed, auto, rejected, self.parent, replace),
+            bool(reviewed or auto),
+        )
+        self.written += int(written)
+        return written
 
     def _read(self, target: Path) -> Sidecar | None:
         """The existing sidecar to merge into; None when there is none."""

@@ -258,6 +258,17 @@ def decode_image(path: Path, spec: PreprocessSpec, options: DecodeOptions = Deco
         return _model_input(_open_upright_rgb(path, options, spec.image_size * 2, path.name), spec)
 
 
+def open_rgb(path: Path, options: DecodeOptions = DecodeOptions(), draft_size: int = 0) -> Image.Image:
+    """A file -> an upright (EXIF) RGB Pillow image, as lzt decodes photos for the model: the
+    same file checks, pixel limit and deadline as decode_image. A JPEG is decoded at reduced
+    size (DCT scaling) when it still covers `draft_size` pixels on each side (0: full size).
+    Thumbnails of the review page are made this way."""
+    with _deadline(options.decode_timeout):
+        path = Path(path)
+        _check_file(path)
+        return _open_upright_rgb(path, options, draft_size or 1 << 30, path.name)
+
+
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
 
 

@@ -27,7 +27,7 @@ def python_api_examples() -> list[str]:
 
 def test_the_python_api_section_has_the_promised_examples():
     code = "\n".join(python_api_examples())
-    for needle in ("tagger.tag(", "tag_images(", "build_classifier([", "score_embeddings(", "map_batches(", "lzt.evaluate(", "tag_shards(", "rescore("):
+    for needle in ("tagger.tag(", "tag_images(", "build_classifier([", "score_embeddings(", "map_batches(", "lzt.evaluate(", "tag_shards(", "rescore(", "review_items(", "apply_review("):
         assert needle in code, needle
 
 
