@@ -23,6 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lzt.config import (
+    AdaptConfig,
     Calibration,
     DecodeOptions,
     Decoder,
@@ -65,6 +66,8 @@ _LAZY = {
     "make_writer": "lzt.output", "register_format": "lzt.output.base", "WriteError": "lzt.output.base",
     "tag_shards": "lzt.engines.run", "rescore": "lzt.engines.run", "rescore_shards": "lzt.engines.run",
     "ShardRun": "lzt.engines.run", "read_shards": "lzt.engines.shards",
+    "adapt_classifier": "lzt.adapt.learning", "collect_evidence": "lzt.adapt.evidence", "Evidence": "lzt.adapt.evidence",
+    "PhotoLabels": "lzt.adapt.evidence", "read_photo_labels": "lzt.adapt.sources",
 }
 
 __all__ = [
@@ -78,6 +81,8 @@ __all__ = [
     "load_encoder", "ClipEncoder",
     # evaluation
     "evaluate", "Evaluation", "EvalResult",
+    # learning from corrections
+    "adapt_classifier", "collect_evidence", "read_photo_labels", "Evidence", "PhotoLabels", "AdaptConfig",
     # sharded runs (Ray Data, Parquet shards)
     "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
     # output
@@ -101,6 +106,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads them
+    from lzt.adapt.evidence import Evidence, PhotoLabels, collect_evidence
+    from lzt.adapt.learning import adapt_classifier
+    from lzt.adapt.sources import read_photo_labels
     from lzt.classifier.artifact import BuildReport, Classifier, load_classifier, save_classifier
     from lzt.classifier.build import build_classifier
     from lzt.engines.run import ShardRun, rescore, rescore_shards, tag_shards
