@@ -9,7 +9,7 @@
 
 from lzt.adapt.evidence import Evidence, PhotoLabels, collect_evidence, evidence_targets
 from lzt.adapt.learning import adapt_classifier, evidence_loss, mapped_features
-from lzt.adapt.sources import SOURCES, decision_photo_labels, dataset_photo_labels, detect_source, read_photo_labels
+from lzt.adapt.sources import SOURCES, dataset_photo_labels, decision_photo_labels, detect_source, read_photo_labels
 
 __all__ = [
     "SOURCES", "Evidence", "PhotoLabels", "adapt_classifier", "collect_evidence", "dataset_photo_labels",

@@ -15,7 +15,7 @@ CoMC's double ranking loss max(0, 1 - s_p + s_n), over the pairs a photo's evide
     an unannotated label p above rejected label n     weight `unknown_weight`
 
 An unannotated label is assumed, weakly, not to apply ("assume negative", the usual baseline of
-learning from partial labels, with the down-weighting of Cole et al. 2021): a reviewer who
+learning from partial labels, down-weighted as in Cole et al. 2021, "weak assume negative"): a reviewer who
 accepted `dog` on a photo says little about `cat` there. The loss is summed over photos, not
 averaged, so that the evidence outweighs the pull toward W0 in proportion to how much of it there
 is: one photo per label moves the weights a little, dozens move them a lot. With no evidence the
@@ -31,7 +31,7 @@ trained on; the local branch (per-patch scores) uses the adapted weights as they
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -42,38 +42,81 @@ from lzt.errors import UsageError
 from lzt.tagging.mapping import CorpusIndex, map_features
 from lzt.version import __version__
 
+# Pair hinges are formed as (rows, anchors, labels) blocks; rows are split so that a block holds
+# at most this many elements (64 MB in float32), whatever the evidence and vocabulary sizes.
+_BLOCK_ELEMENTS = 1 << 24
 
-def _pair_hinges(scores: torch.Tensor, anchor: torch.Tensor, weights: torch.Tensor, anchor_above: bool) -> torch.Tensor:
-    """Weighted hinges between each row's `anchor` labels (few) and every label of that row:
-    anchor above the others when `anchor_above` (max(0, 1 - s_anchor + s_other)), else below
-    (max(0, 1 - s_other + s_anchor)). weights (N, C): each other label's weight.
 
-    Pairs are formed as (N, A, C), A the most anchors in a row, not (N, C, C): memory stays
-    linear in the vocabulary size (as lzt.classifier.training.ranking_loss)."""
-    most = int(anchor.sum(dim=1).max().item()) if anchor.numel() else 0
+@dataclass(frozen=True)
+class _Block:
+    """Rows of the evidence and, in each, the few `anchor` labels ranked against every label
+    with `weights` (rows, C): above them (`anchor_above`) or below them."""
+
+    rows: torch.Tensor  # indices into the evidence
+    anchor: torch.Tensor  # (rows, C) bool
+    weights: torch.Tensor  # (rows, C) float
+    anchor_above: bool
+
+
+def _pair_hinges(scores: torch.Tensor, block: _Block) -> torch.Tensor:
+    """Sum of weight * max(0, 1 - s_high + s_low) over a block's pairs: each anchor label above
+    (or below) every other label of its row. Pairs are formed as (rows, A, C), A the most anchors
+    in a row, never (rows, C, C) (as lzt.classifier.training.ranking_loss)."""
+    most = int(block.anchor.sum(dim=1).max().item()) if block.anchor.numel() else 0
     if most == 0:
         return scores.sum() * 0.0
-    fill = -math.inf if anchor_above else math.inf  # never chosen by topk below, unless a row runs out
-    picked = torch.where(anchor, scores, torch.full_like(scores, fill))
-    values = picked.topk(most, dim=1, largest=anchor_above).values  # (N, A)
+    fill = -math.inf if block.anchor_above else math.inf  # chosen by topk only where a row runs out
+    picked = torch.where(block.anchor, scores, torch.full_like(scores, fill))
+    values = picked.topk(most, dim=1, largest=block.anchor_above).values  # (rows, A)
     valid = torch.isfinite(values)
     values = torch.where(valid, values, torch.zeros_like(values))
-    if anchor_above:
+    if block.anchor_above:
         hinge = torch.relu(1.0 - values.unsqueeze(2) + scores.unsqueeze(1))
     else:
         hinge = torch.relu(1.0 - scores.unsqueeze(1) + values.unsqueeze(2))
-    return (hinge * valid.unsqueeze(2) * weights.unsqueeze(1)).sum()
+    return (hinge * valid.unsqueeze(2) * block.weights.unsqueeze(1)).sum()
+
+
+def _blocks(targets: torch.Tensor, unknown_weight: float) -> list[_Block]:
+    """The pairs of the loss as blocks of bounded size. A confirmed label is ranked above the
+    rejected and unannotated ones (few confirmed per photo: they are the anchors); an unannotated
+    label above a rejected one, anchored on whichever side is smaller in that photo (a labelled
+    photo rejects nearly every label, a reviewed one leaves nearly every label unannotated)."""
+    confirmed, rejected, unknown = targets > 0, targets < 0, targets == 0
+    below_confirmed = rejected.float() + unknown_weight * unknown.float()
+    parts = [(confirmed.any(dim=1), confirmed, below_confirmed, True)]
+    if unknown_weight > 0:
+        fewer_rejected = rejected.sum(dim=1) <= unknown.sum(dim=1)
+        both = rejected.any(dim=1) & unknown.any(dim=1)
+        parts += [
+            (both & fewer_rejected, rejected, unknown_weight * unknown.float(), False),
+            (both & ~fewer_rejected, unknown, unknown_weight * rejected.float(), True),
+        ]
+    blocks = []
+    for use, anchor, weights, above in parts:
+        rows = torch.nonzero(use).flatten()
+        if not len(rows):
+            continue
+        sorted_counts, order = anchor[rows].sum(dim=1).sort()  # rows with as many anchors together: little padding
+        rows, counts = rows[order], sorted_counts.tolist()
+        start = 0
+        while start < len(rows):
+            stop = start + 1  # a block's widest row is its last
+            while stop < len(rows) and (stop + 1 - start) * counts[stop] * targets.shape[1] <= _BLOCK_ELEMENTS:
+                stop += 1
+            chunk = rows[start:stop]
+            blocks.append(_Block(chunk, anchor[chunk], weights[chunk], above))
+            start = stop
+    return blocks
 
 
 def evidence_loss(scores: torch.Tensor, targets: torch.Tensor, unknown_weight: float) -> torch.Tensor:
     """The ranking loss of (N, C) scores against (N, C) targets (1 confirmed, -1 rejected, 0
     unannotated), summed over photos (see the module's docstring for the pairs and weights)."""
-    confirmed, rejected, unknown = targets > 0, targets < 0, targets == 0
-    below_confirmed = rejected.float() + unknown_weight * unknown.float()
-    loss = _pair_hinges(scores, confirmed, below_confirmed, anchor_above=True)
-    if unknown_weight > 0:
-        loss = loss + _pair_hinges(scores, rejected, unknown_weight * unknown.float(), anchor_above=False)
-    return loss
+    total = scores.sum() * 0.0
+    for block in _blocks(targets, unknown_weight):
+        total = total + _pair_hinges(scores[block.rows], block)
+    return total
 
 
 def mapped_features(classifier: Classifier, embeddings: torch.Tensor, mapping: MappingConfig) -> torch.Tensor:
@@ -139,18 +182,21 @@ def adapt_classifier(
 
 
 def _train(base: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, config: AdaptConfig) -> torch.Tensor:
-    """Full-batch Adam from `base`, cosine learning rate: the photos are few, every step sees them all."""
+    """Full-batch Adam from `base`, cosine learning rate: the photos are few, every step sees
+    them all (block by block, each block's gradient added before the step: bounded memory)."""
+    labels = targets.shape[1]
     scale = base.pow(2).sum(dim=1).mean().clamp_min(1e-12)  # mean squared row norm of W0
     # Adam moves each entry by about lr per step: give it in the units of W0's entries.
     step = config.lr * float(scale.sqrt()) / math.sqrt(base.shape[1])
+    blocks = [(features[block.rows], block) for block in _blocks(targets, config.unknown_weight)]
     weight = base.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([weight], lr=step)
     for n in range(config.steps):
         for group in optimiser.param_groups:
             group["lr"] = 0.5 * step * (1.0 + math.cos(math.pi * n / config.steps))
-        loss = evidence_loss(features @ weight.T, targets, config.unknown_weight) / targets.shape[1]
-        loss = loss + 0.5 * config.strength * (weight - base).pow(2).sum() / scale
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        for block_features, block in blocks:
+            (_pair_hinges(block_features @ weight.T, block) / labels).backward()
+        (0.5 * config.strength * (weight - base).pow(2).sum() / scale).backward()
         optimiser.step()
     return weight.detach()

@@ -35,7 +35,7 @@ class Unannotated(str, Enum):
 def adapt_command(
     *,
     classifier: Annotated[Path, typer.Option("--classifier", "-c", help="The classifier to adapt (left as it is).")],
-    sources: Annotated[List[Path], typer.Option("--from", help='Evidence (repeatable): a labelled set {"file", "labels"[, "negatives"]} or review decisions {"path", "label", "decision": accept|reject} as JSON Lines; the kind is recognised per file.')],
+    sources: Annotated[List[Path], typer.Option("--from", metavar="FILE", help='Evidence (repeatable): a labelled set {"file", "labels"[, "negatives"]} or review decisions {"path", "label", "decision": accept|reject} as JSON Lines; the kind is recognised per file.')],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the adapted classifier.")],
     unannotated: Annotated[Unannotated, typer.Option("--unannotated", help="Labelled sets: labels a row does not list are rejected (negative, as lzt eval counts them) or left unannotated (ignore).")] = Unannotated.negative,
     strength: Annotated[float, typer.Option("--strength", min=0, help="Pull toward the text-trained weights (0: the evidence alone; larger: closer to the original).")] = _ADAPT.strength,
