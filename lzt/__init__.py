@@ -23,6 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lzt.config import (
+    AdaptConfig,
     Calibration,
     Convention,
     DatasetFormat,
@@ -80,6 +81,8 @@ _LAZY = {
     "review_items": "lzt.review.items", "read_tags_file": "lzt.review.items", "apply_review": "lzt.review.apply",
     "ApplyReport": "lzt.review.apply", "export_decisions": "lzt.review.apply", "read_decisions": "lzt.review.apply",
     "ReviewServer": "lzt.review.server", "review_app": "lzt.review.server",
+    "adapt_classifier": "lzt.adapt.learning", "collect_evidence": "lzt.adapt.evidence", "Evidence": "lzt.adapt.evidence",
+    "PhotoLabels": "lzt.adapt.evidence", "read_photo_labels": "lzt.adapt.sources",
 }
 
 __all__ = [
@@ -96,6 +99,8 @@ __all__ = [
     "TopK", "Convention", "Unannotated", "LabelledSet", "read_labelled_set", "fit_thresholds", "Thresholds",
     "read_keyword_labels", "KeywordLabels", "KeywordSource", "thresholds_from_keywords", "KeywordFit",
     "import_dataset", "ImportReport", "DatasetFormat",
+    # learning from corrections
+    "adapt_classifier", "collect_evidence", "read_photo_labels", "Evidence", "PhotoLabels", "AdaptConfig",
     # sharded runs (Ray Data, Parquet shards)
     "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
     # reviewing tags
@@ -122,6 +127,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads them
+    from lzt.adapt.evidence import Evidence, PhotoLabels, collect_evidence
+    from lzt.adapt.learning import adapt_classifier
+    from lzt.adapt.sources import read_photo_labels
     from lzt.classifier.artifact import BuildReport, Classifier, load_classifier, save_classifier
     from lzt.classifier.build import build_classifier
     from lzt.engines.run import ShardRun, rescore, rescore_shards, tag_shards

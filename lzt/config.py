@@ -247,6 +247,35 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class AdaptConfig:
+    """How `adapt_classifier` learns from confirmed photos (see lzt.adapt).
+
+    strength: the pull toward the text-trained weights, relative to their size: larger keeps
+        the classifier closer to what it learned from text (0: none; the evidence alone).
+    unknown_weight: the weight of a label nobody annotated on a photo, compared with a confirmed
+        one: it is assumed not to apply, weakly (a confirmed label should outrank it, a rejected
+        one should rank below it). 0 ignores unannotated labels.
+    steps, lr: full-batch Adam steps and their first learning rate (cosine decay to 0), in units
+        of the text-trained weights' root-mean-square entry.
+    """
+
+    strength: float = 1.0
+    unknown_weight: float = 0.1
+    steps: int = 500
+    lr: float = 0.03
+
+    def __post_init__(self) -> None:
+        if self.strength < 0:
+            raise UsageError("`AdaptConfig.strength` must be 0 or more")
+        if not 0.0 <= self.unknown_weight <= 1.0:
+            raise UsageError("`AdaptConfig.unknown_weight` must lie in [0, 1]")
+        if self.steps < 0:
+            raise UsageError("`AdaptConfig.steps` must be 0 or more")
+        if self.lr <= 0:
+            raise UsageError("`AdaptConfig.lr` must be more than 0")
+
+
+@dataclass(frozen=True)
 class LLMConfig:
     """Which sentence writer to use and how to reach it.
 

@@ -57,6 +57,9 @@ class Classifier:
     # The text tower's activation (`quickgelu` for OpenAI's weights, else `gelu`); None in files
     # from lzt 0.1, which loaded OpenAI's weights without QuickGELU.
     activation: str | None = None
+    # What adapted these weights to confirmed photos (lzt.adapt), oldest first; empty for a
+    # classifier trained on text alone. Each record names the classifier it started from.
+    adaptations: list[dict] = field(default_factory=list)
     # How the build went (timings); set by build_classifier, never written to the file.
     report: BuildReport | None = field(default=None, compare=False, repr=False)
 
@@ -85,6 +88,8 @@ class Classifier:
         }
         if self.activation is not None:  # absent from 0.1 files, whose checksums cover no such key
             manifest["activation"] = self.activation
+        if self.adaptations:  # absent from text-trained files, whose checksums stay as they were
+            manifest["adaptations"] = self.adaptations
         return manifest
 
     def signed_manifest(self) -> dict:
@@ -158,6 +163,7 @@ def load_classifier(path: str | Path) -> Classifier:
         corpus=manifest.get("corpus", {}),
         lzt_version=manifest.get("lzt_version", "?"),
         activation=manifest.get("activation"),
+        adaptations=list(manifest.get("adaptations", [])),
     )
     _check_shapes(classifier, path)
     return classifier

@@ -40,6 +40,7 @@ FLAG_ALIASES = {
     "DecodeOptions.max_pixels": "--max-pixels", "DecodeOptions.decode_timeout": "--decode-timeout",
     "DecodeOptions.decoder": "--decode",
     "TrainConfig.seed": "--seed", "TrainConfig.epochs": "--epochs", "TrainConfig.noise_std": "--noise",
+    "AdaptConfig.strength": "--strength", "AdaptConfig.unknown_weight": "--unknown-weight", "AdaptConfig.steps": "--steps",
     "RayConfig.actors": "--actors", "RayConfig.object_store_memory": "--object-store-memory", "RayConfig.address": "--ray-address",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",
 }

@@ -196,17 +196,56 @@ class Tagger:
         self, path_batches: PathBatches, selection: Selection, workers: int | None, decoding: DecodeOptions,
         keep_scores: bool, calibrate: bool,
     ) -> Generator[Record, None, None]:
+        selection.check(self.labels)
+        run = self._records(self._batches(path_batches, workers, decoding), selection, keep_scores, calibrate, decoding)
+        self._runs.add(run)
+        return run
+
+    def _batches(self, path_batches: PathBatches, workers: int | None, decoding: DecodeOptions) -> Generator[ImageBatch, None, None]:
         if workers is not None and workers < 0:
             raise UsageError("`workers` must be 0 or more")
-        selection.check(self.labels)
-        batches = iter_batches(
+        return iter_batches(
             path_batches, self.encoder.preprocess, default_workers() if workers is None else workers, decoding,
             cache=self._cache, needs_local=self._scorer.local, pin_memory=self.device.type == "cuda",
             batched_jpegs=self.decodes_jpegs_in_batches(decoding),
         )
-        run = self._records(batches, selection, keep_scores, calibrate, decoding)
+
+    def embed_files(
+        self,
+        files: Iterable[str | os.PathLike],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        workers: int | None = None,
+        decoding: DecodeOptions = DecodeOptions(),
+    ) -> Generator[tuple[Path, torch.Tensor | str], None, None]:
+        """Like `tag_files`, without scoring: one (file, result) per entry, in order, where result
+        is the file's unit global embedding (D,) on the CPU, as `tag` scores it (rounded as the
+        embedding cache stores it), or the one-line reason the file could not be read. Uses and
+        fills the embedding cache like `tag`."""
+        batches = self._batches(PathBatches(_path_list(files), _checked_batch_size(batch_size), search=False), workers, decoding)
+        run = self._embedded(batches, decoding)
         self._runs.add(run)
         return run
+
+    def _embedded(
+        self, batches: Generator[ImageBatch, None, None], decoding: DecodeOptions,
+    ) -> Generator[tuple[Path, torch.Tensor | str], None, None]:
+        overlap = DeviceOverlap(self.device)  # the decoding stream; no batch is kept in flight here
+        try:
+            for batch in batches:
+                self._decode_jpegs(batch, decoding, overlap)
+                positions, global_features, _, rows_local = self._batch_embeddings(batch)
+                host = global_features.float().cpu()
+                rows = dict(zip(positions, host))
+                if self._cache is not None:
+                    self._store([
+                        (*batch.identities[p], host[n], None if (local := rows_local[n]) is None else local.cpu())
+                        for n, p in enumerate(positions) if p in batch.identities
+                    ])
+                for position, path in enumerate(batch.paths):
+                    yield path, rows[position] if position in rows else batch.errors.get(position, "not read")
+        finally:
+            batches.close()
 
     def decodes_jpegs_in_batches(self, decoding: DecodeOptions = DecodeOptions()) -> bool:
         """Whether `tag` leaves baseline JPEGs to torchvision's batched decoder on this tagger's

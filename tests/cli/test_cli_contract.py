@@ -17,7 +17,10 @@ from support import REPO, invoke
 
 LIBRARY_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
 # Parameters that only the library has (no command passes them), named in library messages.
-LIBRARY_ONLY = {"labels"}  # evaluate(scores, labels=...) with scores given; `lzt eval` always tags
+LIBRARY_ONLY = {
+    "labels",  # evaluate(scores, labels=...) with scores given; `lzt eval` always tags
+    "AdaptConfig.lr",  # `lzt adapt` keeps the default learning rate
+}
 
 
 def message_names() -> dict[str, str]:
