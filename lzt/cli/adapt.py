@@ -28,14 +28,15 @@ class Unannotated(str, Enum):
     epilog=(
         "Examples:\n\n"
         "  lzt adapt --classifier coco.lzt --from labels.jsonl --out coco-mine.lzt\n\n"
-        "  lzt adapt -c coco.lzt --from decisions.jsonl --from more.jsonl -o coco-mine.lzt"
+        "  lzt adapt -c coco.lzt --from decisions.jsonl --from more.jsonl -o coco-mine.lzt\n\n"
+        "  lzt adapt -c coco.lzt --from review.db --from ~/Pictures/keyworded -o coco-mine.lzt"
     ),
 )
 @with_groups
 def adapt_command(
     *,
     classifier: Annotated[Path, typer.Option("--classifier", "-c", help="The classifier to adapt (left as it is).")],
-    sources: Annotated[List[Path], typer.Option("--from", metavar="FILE", help='Evidence (repeatable): a labelled set {"file", "labels"[, "negatives"]} or review decisions {"path", "label", "decision": accept|reject} as JSON Lines; the kind is recognised per file.')],
+    sources: Annotated[List[Path], typer.Option("--from", metavar="FILE|DB|FOLDER", help='Evidence (repeatable): a labelled set {"file", "labels"[, "negatives"]} or review decisions {"path", "label", "decision": accept|reject} as JSON Lines, a review database (review.db), or a folder of photos whose XMP sidecars carry keywords; the kind is recognised per path.')],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the adapted classifier.")],
     unannotated: Annotated[Unannotated, typer.Option("--unannotated", help="Labelled sets: labels a row does not list are rejected (negative, as lzt eval counts them) or left unannotated (ignore).")] = Unannotated.negative,
     strength: Annotated[float, typer.Option("--strength", min=0, help="Pull toward the text-trained weights (0: the evidence alone; larger: closer to the original).")] = _ADAPT.strength,
@@ -52,13 +53,17 @@ def adapt_command(
     """Adapt a classifier to confirmed photos: its weights also learn from their image embeddings."""
     from lzt.adapt import adapt_classifier, collect_evidence, read_photo_labels  # the model side loads when the command runs
     from lzt.classifier import save_classifier
+    from lzt.eval.dataset import vocabulary_of
 
     if out.resolve() == classifier.resolve():
         raise UsageError("`out` must differ from `classifier`: the classifier adapted is kept as it is")
     config = AdaptConfig(strength=strength, unknown_weight=unknown_weight, steps=steps)
-    photos = [photo for source in sources for photo in read_photo_labels(source, unannotated=unannotated.value)]
     ui = Ui(quiet)
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
+        vocabulary = vocabulary_of(tagger.labels, tagger.classifier.synonyms)  # photos' keywords match synonyms too
+        photos = [
+            photo for source in sources for photo in read_photo_labels(source, unannotated=unannotated.value, labels=vocabulary)
+        ]
         evidence = collect_evidence(
             tagger, photos, sources=[source.name for source in sources], batch_size=decoding.batch_size,
             workers=decoding.workers, decoding=decoding.config(), progress=ui.progress,

@@ -315,3 +315,52 @@ def test_no_usable_evidence_is_a_clear_error(tagger):
         collect_evidence(tagger, [PhotoLabels(COCO128 / "images" / "x.jpg", ("unicorn",))], workers=0)
     with pytest.raises(LztError, match="none of the 1 photos could be read"):
         collect_evidence(tagger, [PhotoLabels(Path("/nowhere/x.jpg"), ("dog",))], workers=0)
+
+
+def test_a_review_database_and_a_keyworded_folder_are_evidence(tmp_path):
+    """`--from review.db` reads the decisions as their export does; `--from FOLDER` reads the
+    photos' XMP keywords that match labels (synonyms too), skipping what lzt wrote itself."""
+    from lzt import load_vocabulary
+    from lzt.adapt.sources import detect_source, read_photo_labels
+    from lzt.output.xmp import XmpWriter
+    from lzt.record import Record
+    from reviewing import COCO_LABELS, items_for, new_store, small_photos
+
+    photos = small_photos(tmp_path / "reviewed", 3)
+    with new_store(tmp_path / "review.db", items_for(photos), [tmp_path / "reviewed"]) as store:
+        ids = store.ids(store_query(), 0, 10)
+        store.decide(ids[0], COCO_LABELS[0], "accept")
+        store.decide(ids[0], COCO_LABELS[1], "reject")
+        store.decide(ids[1], "dog", "accept")
+    assert detect_source(tmp_path / "review.db") == "review"
+    by_photo = {p.path.name: p for p in read_photo_labels(tmp_path / "review.db")}
+    assert by_photo["photo0000.jpg"].confirmed == (COCO_LABELS[0],) and by_photo["photo0000.jpg"].rejected == (COCO_LABELS[1],)
+    assert by_photo["photo0001.jpg"].confirmed == ("dog",) and "photo0002.jpg" not in by_photo
+
+    keyworded = small_photos(tmp_path / "keyworded", 3)
+    (tmp_path / "keyworded" / "photo0000.jpg.xmp").write_text(xmp_with_subjects(["Puppy", "holiday", "Bicycle"]))
+    (tmp_path / "keyworded" / "photo0001.jpg.xmp").write_text(xmp_with_subjects(["sunset"]))
+    XmpWriter(parent="lzt").write(Record(str(keyworded[2]), tags=[("cat", 0.9)]))  # lzt's own tags: no evidence
+    vocabulary = load_vocabulary("coco")
+    assert detect_source(tmp_path / "keyworded") == "keywords"
+    found = read_photo_labels(tmp_path / "keyworded", labels=vocabulary)
+    assert [(p.path.name, sorted(p.confirmed), p.rejected, p.others_rejected) for p in found] == [
+        ("photo0000.jpg", ["bicycle", "dog"], (), False)
+    ]
+    with pytest.raises(UsageError):
+        read_photo_labels(tmp_path / "keyworded")
+
+
+def store_query():
+    from lzt.review import PhotoQuery
+
+    return PhotoQuery()
+
+
+def xmp_with_subjects(keywords: list[str]) -> str:
+    items = "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
