@@ -52,17 +52,23 @@ def adapt_command(
 ) -> int:
     """Adapt a classifier to confirmed photos: its weights also learn from their image embeddings."""
     from lzt.adapt import adapt_classifier, collect_evidence, read_photo_labels  # the model side loads when the command runs
+    from lzt.adapt.sources import detect_source
     from lzt.classifier import save_classifier
     from lzt.eval.dataset import vocabulary_of
 
     if out.resolve() == classifier.resolve():
         raise UsageError("`out` must differ from `classifier`: the classifier adapted is kept as it is")
     config = AdaptConfig(strength=strength, unknown_weight=unknown_weight, steps=steps)
+    # Evidence files are read before the model loads, so a wrong path fails at once; photos'
+    # keywords are matched against the classifier's labels and synonyms once it is loaded.
+    kinds = [detect_source(source) for source in sources]
+    read = {n: read_photo_labels(source, kind, unannotated=unannotated.value) for n, (source, kind) in enumerate(zip(sources, kinds)) if kind != "keywords"}
     ui = Ui(quiet)
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
-        vocabulary = vocabulary_of(tagger.labels, tagger.classifier.synonyms)  # photos' keywords match synonyms too
+        vocabulary = vocabulary_of(tagger.labels, tagger.classifier.synonyms)
         photos = [
-            photo for source in sources for photo in read_photo_labels(source, unannotated=unannotated.value, labels=vocabulary)
+            photo for n, source in enumerate(sources)
+            for photo in (read[n] if n in read else read_photo_labels(source, "keywords", labels=vocabulary))
         ]
         evidence = collect_evidence(
             tagger, photos, sources=[source.name for source in sources], batch_size=decoding.batch_size,

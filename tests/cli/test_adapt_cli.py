@@ -54,4 +54,4 @@ def test_adapt_refuses_to_overwrite_the_classifier_it_adapts(labelled, tiny_clas
 def test_adapt_options_are_checked_before_anything_loads(labelled, tiny_classifier, tmp_path):
     assert "--strength" in invoke("adapt", "-c", tiny_classifier, "--from", labelled, "-o", tmp_path / "o.lzt", "--strength", "-1", check=2).stderr
     assert "--from" in invoke("adapt", "-c", tiny_classifier, "-o", tmp_path / "o.lzt", check=2).stderr
-    assert "no evidence file at" in invoke("adapt", "-c", tiny_classifier, "--from", tmp_path / "none.jsonl", "-o", tmp_path / "o.lzt", check=1).stderr
+    assert "no evidence file or folder at" in invoke("adapt", "-c", tiny_classifier, "--from", tmp_path / "none.jsonl", "-o", tmp_path / "o.lzt", check=1).stderr
