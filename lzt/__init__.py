@@ -63,7 +63,8 @@ _LAZY = {
     "save_classifier": "lzt.classifier.artifact", "Classifier": "lzt.classifier.artifact",
     "BuildReport": "lzt.classifier.artifact",
     "generate_corpus": "lzt.text.generate", "GenerationStats": "lzt.text.corpus",
-    "register_backend": "lzt.text.backends.base", "load_vocabulary": "lzt.vocab.vocabulary",
+    "register_backend": "lzt.text.backends.base", "load_vocabulary": "lzt.vocab.vocabulary", "read_translations": "lzt.vocab.translations",
+    "translated_names": "lzt.vocab.translations",
     "Vocabulary": "lzt.vocab.vocabulary",
     "load_encoder": "lzt.model.loading", "ClipEncoder": "lzt.model.encoder",
     "evaluate": "lzt.eval.evaluate", "Evaluation": "lzt.eval.evaluate", "EvalResult": "lzt.eval.metrics",
@@ -91,7 +92,7 @@ __all__ = [
     "DecodeOptions", "Decoder", "InputConfig", "Resize",
     # building classifiers
     "build_classifier", "load_classifier", "save_classifier", "Classifier", "TrainConfig", "BuildReport",
-    "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary",
+    "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary", "read_translations", "translated_names",
     # models
     "load_encoder", "ClipEncoder",
     # evaluation

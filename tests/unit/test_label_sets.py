@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lzt.errors import UsageError
 from lzt.text.mentions import MentionMatcher
 from lzt.vocab import builtin_label_sets, load_vocabulary
 from lzt.vocab.check import (
@@ -292,3 +293,29 @@ def test_lzt_labels_lists_the_builtin_sets():
     for name, size in SIZES.items():
         assert rows[name][1] == f"{size} labels"
     assert int(rows["everyday"][1].split()[0]) >= 1000
+
+
+@pytest.mark.parametrize("name", ["coco", "voc", "nuswide", "everyday"])
+def test_every_label_has_one_name_per_language_and_no_two_share_one(name):
+    """label_sets/i18n: each file lists every label of its set once, in order, and two labels
+    never get the same name (case and spaces aside), so a translated keyword names one label."""
+    from lzt.vocab.translations import LANGUAGES, read_translations, translation_file
+
+    labels = load_vocabulary(name).names
+    for lang in LANGUAGES:
+        names = read_translations(name, lang)
+        rows = [line.split("\t")[0] for line in translation_file(name, lang).read_text(encoding="utf-8").splitlines()]
+        assert rows == labels, f"{name}.{lang}: not every label once in the vocabulary's order"
+        folded = [names[label].strip().casefold() for label in labels]
+        assert len(set(folded)) == len(folded), f"{name}.{lang}: names shared by two labels"
+
+
+def test_translated_names_are_for_builtin_vocabularies_only():
+    from lzt import translated_names
+
+    names = translated_names(load_vocabulary("coco").names[::-1], "de")
+    assert names["dog"] == "Hund" and len(names) == 80
+    with pytest.raises(UsageError, match="rename"):
+        translated_names(["dog", "my cat"], "de")
+    with pytest.raises(UsageError, match="lang"):
+        translated_names(load_vocabulary("coco").names, "xx")

@@ -118,3 +118,16 @@ def test_library_messages_name_parameters_not_flags():
             if flag.search(node.value):
                 offenders.append(f"{name}:{node.lineno}: {node.value[:80]!r}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_a_wheel_carries_every_package_and_data_folder():
+    """pyproject.toml lists packages one by one: a new subpackage left out works in an editable
+    install (as the tests run) and is missing from a wheel."""
+    import tomllib
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(path.parent.relative_to(REPO).parts) for path in (REPO / "lzt").rglob("__init__.py")}
+    assert on_disk <= set(setuptools["packages"])
+    patterns = setuptools["package-data"]["lzt.label_sets"]
+    shipped = [path for path in (REPO / "label_sets").rglob("*") if path.is_file()]
+    assert shipped and all(any(path.relative_to(REPO / "label_sets").match(p) for p in patterns) for path in shipped)

@@ -1,0 +1,69 @@
+"""Output names in other languages for the built-in vocabularies (`--lang`).
+
+Translations change only the names written out (captions, XMP keywords, JSON), never what is
+scored: they become a Selection's `rename`. They live in label_sets/i18n/<set>.<lang>.tsv, one
+`label<TAB>name` line per label in the vocabulary's order (provenance in label_sets/i18n/README.md).
+A classifier's labels are matched to a built-in set by their names, so any classifier built from
+`--labels coco` (or the default `everyday`) can be written in another language; a user's own
+vocabulary is renamed with a `--rename` file instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from lzt.errors import LztError, UsageError
+from lzt.files import read_text, resource_dir
+from lzt.vocab.vocabulary import builtin_label_sets, load_vocabulary
+
+LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "ja", "zh")
+
+
+def translation_file(label_set: str, lang: str) -> Path:
+    """label_sets/i18n/<label_set>.<lang>.tsv (which may not exist)."""
+    return resource_dir("label_sets") / "i18n" / f"{label_set}.{lang}.tsv"
+
+
+def read_translations(label_set: str, lang: str) -> dict[str, str]:
+    """label -> its name in `lang`, for the built-in set `label_set`; every label of the set has
+    exactly one, and a file that says otherwise is an LztError naming the line."""
+    if lang not in LANGUAGES:
+        raise UsageError(f"`lang` must be one of {', '.join(LANGUAGES)}, not {lang!r}")
+    path = translation_file(label_set, lang)
+    if not path.is_file():
+        raise LztError(f"no {lang} names for the {label_set!r} vocabulary ({path} is missing)")
+    labels = load_vocabulary(label_set).names
+    names: dict[str, str] = {}
+    for number, line in enumerate(read_text(path, "translations").splitlines(), start=1):
+        label, tab, name = line.partition("\t")
+        if not tab or not name.strip() or "\t" in name:
+            raise LztError(f"{path}:{number}: expected `label<TAB>name`, got {line!r}")
+        if label not in labels or label in names:
+            raise LztError(f"{path}:{number}: {label!r} is {'listed twice' if label in names else 'not a label of ' + label_set}")
+        names[label] = name.strip()
+    missing = [label for label in labels if label not in names]
+    if missing:
+        raise LztError(f"{path}: no {lang} name for {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return names
+
+
+def builtin_set_of(labels: Sequence[str]) -> str | None:
+    """The built-in set whose labels are exactly `labels` (in any order), else None."""
+    wanted = set(labels)
+    for name in builtin_label_sets():
+        if set(load_vocabulary(name).names) == wanted:
+            return name
+    return None
+
+
+def translated_names(labels: Sequence[str], lang: str) -> dict[str, str]:
+    """A classifier's labels -> their names in `lang` (a Selection's `rename`), when the labels
+    are those of a built-in set; a UsageError otherwise (rename your own labels with a file)."""
+    label_set = builtin_set_of(labels)
+    if label_set is None:
+        raise UsageError(
+            "`lang` names the labels of the built-in vocabularies (coco, voc, nuswide, everyday); "
+            "this classifier has labels of its own: give their names in a `rename` file"
+        )
+    return read_translations(label_set, lang)
