@@ -28,6 +28,7 @@ from lzt.config import (
     DatasetFormat,
     DecodeOptions,
     Decoder,
+    ExtraTags,
     InputConfig,
     KeywordSource,
     LLMConfig,
@@ -39,6 +40,7 @@ from lzt.config import (
     Resize,
     ScoringConfig,
     Selection,
+    TagOrder,
     TrainConfig,
     Unannotated,
     XmpNaming,
@@ -74,6 +76,9 @@ _LAZY = {
     "fit_thresholds": "lzt.eval.thresholds", "Thresholds": "lzt.eval.thresholds", "read_keyword_labels": "lzt.eval.keywords",
     "KeywordLabels": "lzt.eval.keywords", "thresholds_from_keywords": "lzt.eval.keywords", "KeywordFit": "lzt.eval.keywords",
     "import_dataset": "lzt.eval.importers", "ImportReport": "lzt.eval.importers",
+    # caption habits, stats, search
+    "add_extra_tags": "lzt.output.extra", "tag_stats": "lzt.output.stats", "TagStats": "lzt.output.stats",
+    "FolderStats": "lzt.output.stats", "search": "lzt.tagging.search", "SearchResult": "lzt.tagging.search", "Match": "lzt.tagging.search",
 }
 
 __all__ = [
@@ -94,6 +99,8 @@ __all__ = [
     "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
     # output
     "make_writer", "BackgroundWriter", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
+    # caption habits, stats, search
+    "TagOrder", "ExtraTags", "add_extra_tags", "tag_stats", "TagStats", "FolderStats", "search", "SearchResult", "Match",
     # errors and warnings
     "LztError", "UsageError", "InputError", "WeightsUnavailable", "ClassifierFileError", "LLMError", "LztWarning",
     "__version__",
@@ -127,6 +134,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.model.loading import load_encoder
     from lzt.output import make_writer
     from lzt.output.base import WriteError, register_format
+    from lzt.output.extra import add_extra_tags
+    from lzt.output.stats import FolderStats, TagStats, tag_stats
+    from lzt.tagging.search import Match, SearchResult, search
     from lzt.tagging.selection import select_tags
     from lzt.tagging.tagger import Embeddings, Tagger
     from lzt.text.backends.base import register_backend

@@ -1,7 +1,8 @@
 """A loaded CLIP model and what it needs around it: preprocessing, batched text and image
 encoding (global and per-patch), and input sizes other than the model's own.
 
-Everything returned is L2-normalised float32. The model runs in bf16 on CUDA and fp32 on CPU.
+Everything returned is L2-normalised float32. The model runs in bf16 on CUDA, fp16 on an Apple
+GPU (MPS) and fp32 on the CPU (lzt.model.loading.precision_for).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class ClipEncoder:
         device = str(self.device)
         if self.device.type == "cuda":
             device += f" ({torch.cuda.get_device_name(self.device)})"
+        elif self.device.type == "mps":
+            device += " (Apple GPU)"
         return f"device: {device} | model: {self.name} ({self.pretrained_id}) | {str(self.dtype).replace('torch.', '')}"
 
     @property
