@@ -66,7 +66,7 @@ def test_like_finds_the_photo_itself_first(images, tiny_encoder, tmp_path):
 
 def test_bad_queries_and_inputs_are_one_clear_error(images, tiny_encoder, tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(LztError, match="no images to search under .*empty"):
+    with pytest.raises(LztError, match=r"no images to search under .*empty"):
         lzt.search(tmp_path / "empty", "dog", encoder=tiny_encoder, workers=0)
     (tmp_path / "notes.jpg").write_text("not a photo")
     with pytest.raises(UsageError, match=r"cannot search `like` .*notes\.jpg: not an image"):

@@ -78,7 +78,7 @@ def test_missing_and_empty_inputs(tmp_path):
         tag_stats(tmp_path / "nowhere.jsonl")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("dog, cat")
-    with pytest.raises(LztError, match="no images under .*empty"):
+    with pytest.raises(LztError, match=r"no images under .*empty"):
         tag_stats(tmp_path / "empty")
     (tmp_path / "none.jsonl").write_text("")
     assert tag_stats(tmp_path / "none.jsonl").images == 0
