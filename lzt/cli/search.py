@@ -55,6 +55,8 @@ def search(
     paths = existing_paths(words_and_paths if like is not None else words_and_paths[1:])
     if not paths:
         raise typer.BadParameter("give the photos or shard folders to search after the words", param_hint="PATH")
+    if any("://" in path for path in paths):
+        raise typer.BadParameter("search reads local photos and shard folders, not URIs", param_hint="PATH")
     skipped: list[str] = []
 
     def report(path: Path | str, reason: str) -> None:

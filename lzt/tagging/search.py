@@ -112,9 +112,9 @@ def search(
     The other arguments are those of Tagger.tag. A file that cannot be read is left out and
     reported to `on_skipped(path, reason)`; none to search at all is an InputError."""
     if (text is None) == (like is None):
-        raise UsageError("give a `text` to search for or a photo to search `like`, one of the two")
+        raise UsageError("search by words (`text`) or by a photo (`like`), one of the two")
     if text is not None and not text.strip():
-        raise UsageError("the search `text` is empty")
+        raise UsageError("the words to search for (`text`) are empty")
     if limit is not None and limit < 1:
         raise UsageError("`limit` must be at least 1 (or None for every image)")
     found = [Path(os.fsdecode(paths))] if isinstance(paths, (str, bytes, os.PathLike)) else [Path(os.fsdecode(p)) for p in paths]
@@ -176,7 +176,7 @@ def query_embedding(
     if text is not None:
         return encoder.encode_texts([text])
     if like is None:
-        raise UsageError("give a `text` to search for or a photo to search `like`")
+        raise UsageError("search by words (`text`) or by a photo (`like`)")
     photo = Path(os.fsdecode(like))
     store = open_cache(cache, encoder.identity) if cache is not None else None
     try:
