@@ -34,7 +34,7 @@ class SearchModelOptions:
 )
 @with_groups
 def search(
-    words_and_paths: Annotated[List[str], typer.Argument(metavar="[QUERY] PATH...", help="The words to search for (not with --like), then image files and folders (searched recursively) or folders of Parquet shards written by `lzt tag --out`.", show_default=False)],
+    words_and_paths: Annotated[List[str], typer.Argument(metavar="[QUERY] PATH", help="The words to search for (not with --like), then image files and folders (searched recursively) or folders of Parquet shards written by `lzt tag --out`.", show_default=False)],
     *,
     like: Annotated[Optional[Path], typer.Option("--like", help="Find photos similar to this photo instead of words.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Print the N best matches (0: every image, ranked).")] = 10,

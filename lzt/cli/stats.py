@@ -28,7 +28,7 @@ BAR_WIDTH = 40
 )
 @with_groups
 def stats(
-    sources: Annotated[List[str], typer.Argument(metavar="TAGS.jsonl|FOLDER...", help="JSON Lines of `lzt tag` (- for stdin) or of a labelled set, a folder of Parquet shards (`lzt tag --out`), or a folder of photos with their captions or sidecars.", show_default=False)],
+    sources: Annotated[List[str], typer.Argument(metavar="TAGS.jsonl|FOLDER", help="JSON Lines of `lzt tag` (- for stdin) or of a labelled set, a folder of Parquet shards (`lzt tag --out`), or a folder of photos with their captions or sidecars.", show_default=False)],
     *,
     source: Annotated[KeywordSource, typer.Option("--from", help="For a folder of photos: where their tags are, txt (caption files) or xmp (sidecars: dc:subject).")] = KeywordSource.txt,
     caption_ext: Annotated[str, typer.Option("--caption-ext", help="Extension of caption files (--from txt).")] = OutputOptions().caption_ext,
