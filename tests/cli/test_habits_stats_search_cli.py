@@ -131,3 +131,8 @@ def test_search_bad_input_is_one_line(tmp_path, small_images):
     assert "error: cannot search --like" in run.stderr and "not an image" in run.stderr
     assert "give the photos" in invoke("search", "dog", *SEARCH, check=2).stderr
     assert "no such file or folder" in invoke("search", "dog", tmp_path / "nowhere", *SEARCH, check=2).stderr
+
+
+def test_new_commands_explain_themselves():
+    for command, needle in (("search", "--like"), ("stats", "--json"), ("tag", "--tags-from-folders"), ("export", "--prepend")):
+        assert needle in invoke(command, "--help").stdout and "Example" in invoke(command, "--help").stdout, command
