@@ -29,6 +29,7 @@ from lzt.config import (
     DatasetFormat,
     DecodeOptions,
     Decoder,
+    ExtraTags,
     InputConfig,
     KeywordSource,
     LLMConfig,
@@ -40,6 +41,7 @@ from lzt.config import (
     Resize,
     ScoringConfig,
     Selection,
+    TagOrder,
     TrainConfig,
     Unannotated,
     XmpNaming,
@@ -84,6 +86,9 @@ _LAZY = {
     "ReviewServer": "lzt.review.server", "review_app": "lzt.review.server",
     "adapt_classifier": "lzt.adapt.learning", "collect_evidence": "lzt.adapt.evidence", "Evidence": "lzt.adapt.evidence",
     "PhotoLabels": "lzt.adapt.evidence", "read_photo_labels": "lzt.adapt.sources",
+    # caption habits, stats, search
+    "add_extra_tags": "lzt.output.extra", "tag_stats": "lzt.output.stats", "TagStats": "lzt.output.stats",
+    "FolderStats": "lzt.output.stats", "search": "lzt.tagging.search", "SearchResult": "lzt.tagging.search", "Match": "lzt.tagging.search",
 }
 
 __all__ = [
@@ -109,6 +114,8 @@ __all__ = [
     "apply_review", "ApplyReport", "export_decisions", "read_decisions", "ReviewServer", "review_app",
     # output
     "make_writer", "BackgroundWriter", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
+    # caption habits, stats, search
+    "TagOrder", "ExtraTags", "add_extra_tags", "tag_stats", "TagStats", "FolderStats", "search", "SearchResult", "Match",
     # errors and warnings
     "LztError", "UsageError", "InputError", "WeightsUnavailable", "ClassifierFileError", "LLMError", "LztWarning",
     "__version__",
@@ -145,10 +152,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.model.loading import load_encoder
     from lzt.output import make_writer
     from lzt.output.base import WriteError, register_format
+    from lzt.output.extra import add_extra_tags
+    from lzt.output.stats import FolderStats, TagStats, tag_stats
     from lzt.review.apply import ApplyReport, apply_review, export_decisions, read_decisions
     from lzt.review.items import read_tags_file, review_items
     from lzt.review.server import ReviewServer, review_app
     from lzt.review.store import AddReport, Decision, PhotoQuery, ReviewItem, ReviewStore, Verdict
+    from lzt.tagging.search import Match, SearchResult, search
     from lzt.tagging.selection import select_tags
     from lzt.tagging.tagger import Embeddings, Tagger
     from lzt.text.backends.base import register_backend

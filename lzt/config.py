@@ -94,11 +94,20 @@ class ScoringConfig:
 # --- which tags -----------------------------------------------------------------------------
 
 
+class TagOrder(str, Enum):
+    """The order of the tags a record keeps: best score first, or the vocabulary's order."""
+
+    score = "score"
+    vocabulary = "vocabulary"
+
+
 @dataclass(frozen=True)
 class Selection:
     """A label is kept when it is not excluded, scores at least its threshold (its own from
     `per_label`, else `threshold`) and at least `min_score` (a floor for every label); of those,
-    the `topk` best (None: all). `rename` changes the names written out, not what is scored."""
+    the `topk` best (None: all), listed in `order` (TagOrder: best first, or as the vocabulary
+    lists them). Output names (`output_name`) change what is written, not what is scored:
+    `rename` maps labels to names, `underscores` writes `hot_dog` for `hot dog` (danbooru style)."""
 
     topk: int | None = 10
     threshold: float | None = None
@@ -106,11 +115,17 @@ class Selection:
     min_score: float | None = None
     exclude: frozenset[str] = frozenset()
     rename: dict[str, str] = field(default_factory=dict)
+    order: TagOrder = TagOrder.score
+    underscores: bool = False
 
     def __post_init__(self) -> None:
         if self.topk is not None and self.topk < 1:
             raise UsageError("`Selection.topk` must be at least 1 (or None for every label that qualifies)")
         object.__setattr__(self, "exclude", frozenset(self.exclude))
+        try:
+            object.__setattr__(self, "order", TagOrder(self.order))
+        except ValueError:
+            raise UsageError(f"`Selection.order` must be score or vocabulary, not {self.order!r}") from None
 
     def check(self, labels: Sequence[str]) -> None:
         """Every label named in the selection must be one of the classifier's."""
@@ -127,6 +142,17 @@ class Selection:
             candidates = [v for v in (self.per_label.get(label, self.threshold), self.min_score) if v is not None]
             values.append(math.inf if label in self.exclude else max(candidates) if candidates else -math.inf)
         return values
+
+    def output_name(self, label: str) -> str:
+        """The name a label is written under: its `rename`, then in `underscores` style. Every
+        output name is made here, so that other naming rules (languages) join in one place."""
+        return style_name(self.rename.get(label, label), self.underscores)
+
+
+def style_name(name: str, underscores: bool) -> str:
+    """`hot dog` -> `hot_dog` with `underscores` (danbooru style: runs of spaces become one
+    underscore), else the name as it is."""
+    return "_".join(name.split()) if underscores else name
 
 
 # --- `label: value` files for a Selection -----------------------------------------------------
@@ -336,6 +362,30 @@ class OutputOptions:
     def output_stream(self) -> TextIO:
         """Where stream formats print: `stream`, else sys.stdout."""
         return self.stream if self.stream is not None else sys.stdout
+
+
+@dataclass(frozen=True)
+class ExtraTags:
+    """What the writers get on top of the classifier's tags, on every record and in every format
+    (lzt.output.extra.add_extra_tags): `prepend`, trigger words written first and as given;
+    `folders`, the names of this many enclosing folders (1: the image's own folder, 2: also the
+    one above it), outermost first, without the `N_` repeat count of kohya's dataset folders
+    (`10_ohwx dog`); `underscores`, every other tag in danbooru style (`hot_dog`), folder names
+    and classifier tags alike (tags already styled by `Selection.underscores` stay as they are)."""
+
+    prepend: tuple[str, ...] = ()
+    folders: int = 0
+    underscores: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prepend", tuple(t.strip() for t in self.prepend if t.strip()))
+        if self.folders < 0:
+            raise UsageError("`ExtraTags.folders` must be 0 or more")
+
+    @property
+    def empty(self) -> bool:
+        """True when records pass unchanged."""
+        return not self.prepend and self.folders == 0 and not self.underscores
 
 
 DEFAULT_SHARD_SIZE = 1000

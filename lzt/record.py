@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # a record is plain data: building or reading one needs no torch
     import torch
@@ -16,11 +16,13 @@ if TYPE_CHECKING:  # a record is plain data: building or reading one needs no to
 class Record:
     """path: the file as found (relative stays relative); a string for what is not a local file
     (a URI, a member of a tar shard: `shard.tar#name.jpg`); None for an image passed in memory.
-    tags: best-first (label, score) pairs, or None when the image failed; error: the one-line
-    reason it failed; scores: every label's score (C,), when asked for (`keep_scores`)."""
+    tags: (label, score) pairs, best first unless `Selection.order` says otherwise, or None when
+    the image failed; a tag added by ExtraTags (trigger words, folder names) has score None.
+    error: the one-line reason it failed; scores: every label's score (C,), when asked for
+    (`keep_scores`)."""
 
     path: Path | str | None
-    tags: list[tuple[str, float]] | None = None
+    tags: Sequence[tuple[str, float | None]] | None = None
     error: str | None = None
     scores: torch.Tensor | None = None
 

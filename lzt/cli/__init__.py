@@ -5,7 +5,21 @@ Each command parses its options into the library's config objects, calls the lib
 
 from __future__ import annotations
 
-from lzt.cli import adapt, build, calibrate, dataset, evaluate, export, generate, labels, models, review, tag  # noqa: F401  (register the commands)
+from lzt.cli import (  # noqa: F401  (register the commands)
+    adapt,
+    build,
+    calibrate,
+    dataset,
+    evaluate,
+    export,
+    generate,
+    labels,
+    models,
+    review,
+    search,
+    stats,
+    tag,
+)
 from lzt.cli.app import app
 
 

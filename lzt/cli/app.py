@@ -43,6 +43,7 @@ FLAG_ALIASES = {
     "AdaptConfig.strength": "--strength", "AdaptConfig.unknown_weight": "--unknown-weight", "AdaptConfig.steps": "--steps",
     "RayConfig.actors": "--actors", "RayConfig.object_store_memory": "--object-store-memory", "RayConfig.address": "--ray-address",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",
+    "Selection.order": "--order", "ExtraTags.folders": "--folder-depth", "text": "QUERY",
 }
 _LIBRARY_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
 

@@ -28,6 +28,7 @@ from lzt.config import (
     Calibration,
     DecodeOptions,
     Decoder,
+    ExtraTags,
     InputConfig,
     LLMConfig,
     Mapping,
@@ -38,6 +39,7 @@ from lzt.config import (
     Resize,
     ScoringConfig,
     Selection,
+    TagOrder,
     TrainConfig,
     XmpNaming,
     parse_label_list,
@@ -127,7 +129,7 @@ def _in_panel(annotation: Any, panel: str) -> Any:
 # --- options of one command or several ---------------------------------------------------------
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or information on stderr (warnings and errors still show).")]
-Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N. The choice is printed on stderr.")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps. The choice is printed on stderr.")]
 
 
 @dataclass
@@ -212,6 +214,8 @@ class SelectionOptions:
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="A floor for every label, per-label thresholds included.")] = None
     exclude_tags: Annotated[List[str], typer.Option("--exclude-tags", help="Labels never to output (comma-separated, repeatable).")] = field(default_factory=list)
     rename: Annotated[Optional[Path], typer.Option("--rename", help="File of output names, `label: new name` per line.")] = None
+    order: Annotated[TagOrder, typer.Option("--order", help="Order of each image's tags: score (best first) or vocabulary (as the vocabulary lists them).")] = _SELECTION.order
+    underscores: Annotated[bool, typer.Option("--underscores", help="Write tags danbooru style: hot_dog for `hot dog` (folder tags too).")] = False
 
     def config(self, labels: list[str]) -> Selection:
         return Selection(
@@ -220,7 +224,22 @@ class SelectionOptions:
             min_score=self.min_score,
             exclude=parse_label_list(self.exclude_tags),
             rename=read_renames(self.rename, labels) if self.rename else {},
+            order=self.order,
+            underscores=self.underscores,
         )
+
+
+@dataclass
+class ExtraTagOptions:
+    """Caption habits: tags added in every format."""
+
+    prepend: Annotated[List[str], typer.Option("--prepend", help="Tags written first on every image, as given: trigger words (comma-separated, repeatable).")] = field(default_factory=list)
+    tags_from_folders: Annotated[bool, typer.Option("--tags-from-folders", help="Add the name of each image's folder as a tag (kohya's `10_` repeat prefix taken off).")] = False
+    folder_depth: Annotated[int, typer.Option("--folder-depth", min=1, help="With --tags-from-folders: how many enclosing folders become tags (2: the image's folder and the one above).")] = 1
+
+    def config(self, underscores: bool = False) -> ExtraTags:
+        prepend = tuple(word.strip() for value in self.prepend for word in value.split(",") if word.strip())
+        return ExtraTags(prepend, self.folder_depth if self.tags_from_folders else 0, underscores)
 
 
 @dataclass

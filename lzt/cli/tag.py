@@ -16,6 +16,7 @@ from lzt.cli.options import (
     DiscoveryOptions,
     Engine,
     EngineOptions,
+    ExtraTagOptions,
     InputOptions,
     ModelOptions,
     OutputFormatOptions,
@@ -26,7 +27,9 @@ from lzt.cli.options import (
     with_groups,
 )
 from lzt.cli.ui import State, Ui
+from lzt.config import ExtraTags
 from lzt.output import BackgroundWriter, Writer, get_format, make_writer
+from lzt.output.extra import add_extra_tags
 from lzt.record import Record
 
 if TYPE_CHECKING:
@@ -76,7 +79,8 @@ def write_records(records: Iterable[Record], writer: Writer, ui: Ui) -> tuple[in
         "Examples:\n\n"
         "  lzt tag ~/Pictures --topk 10 --format xmp\n\n"
         "  lzt tag ./images --classifier coco.lzt --format txt --threshold 0.2\n\n"
-        "  lzt tag ./images --classifier coco.lzt | jq -r '.tags[0].label'"
+        "  lzt tag ./images --classifier coco.lzt | jq -r '.tags[0].label'\n\n"
+        "  lzt tag ./dataset --format txt --prepend ohwx --tags-from-folders --underscores"
     )
 )
 @with_groups
@@ -85,6 +89,7 @@ def tag(
     classifier: Annotated[Optional[Path], typer.Option("--classifier", "-c", help="Classifier file made by `lzt build-classifier` (default: the built-in `everyday` classifier for --model, built once and cached).")] = None,
     *,
     selection: SelectionOptions,
+    extra: ExtraTagOptions,
     output: OutputFormatOptions,
     decoding: DecodingOptions,
     discovery: DiscoveryOptions,
@@ -99,9 +104,12 @@ def tag(
     Parquet shards under --out (on Ray with --engine ray)."""
     ui = Ui(quiet)
     paths = paths or []
+    added = extra.config(selection.underscores)
     if engine.from_embeddings is not None:
-        return rescore_command(engine, classifier, selection, output, scoring, model, ui)
+        return rescore_command(engine, classifier, selection, added, output, scoring, model, ui)
     if engine.sharded:
+        if added.prepend or added.folders:
+            raise typer.BadParameter("--out stores the classifier's tags only; add trigger words and folder tags with `lzt export`", param_hint="--prepend/--tags-from-folders")
         return shards_command(paths, classifier, engine, selection, output, decoding, discovery, scoring, input, model, ui)
     if not paths:
         raise typer.BadParameter("give image files or folders to tag (or --manifest with --out)", param_hint="PATHS")
@@ -113,7 +121,7 @@ def tag(
             paths, selection.config(tagger.labels), batch_size=decoding.batch_size, workers=decoding.workers,
             decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden,
         )
-        done, skipped = write_records(records, writer, ui)
+        done, skipped = write_records(add_extra_tags(records, added), writer, ui)
     ui.info(f"tagged {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK
 
@@ -157,8 +165,8 @@ def shards_command(
 
 
 def rescore_command(
-    engine: EngineOptions, classifier: Path | None, selection: SelectionOptions, output: OutputFormatOptions, scoring: ScoringOptions,
-    model: ModelOptions, ui: Ui,
+    engine: EngineOptions, classifier: Path | None, selection: SelectionOptions, added: ExtraTags, output: OutputFormatOptions,
+    scoring: ScoringOptions, model: ModelOptions, ui: Ui,
 ) -> int:
     """`lzt tag --from-embeddings DIR`: new tags for stored embeddings, as records or shards."""
     from lzt.engines import rescore, rescore_shards, sidecar_records
@@ -175,10 +183,12 @@ def rescore_command(
             records = rescore(source, tagger, chosen)
             if not get_format(output.format.value).stream:  # captions, sidecars: beside the files themselves
                 records = sidecar_records(source, records)
-            done, skipped = write_records(records, writer, ui)
+            done, skipped = write_records(add_extra_tags(records, added), writer, ui)
             ui.info(f"re-scored {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
             return EXIT_SKIPPED if skipped else EXIT_OK
         _check_sharded(engine, output)
+        if added.prepend or added.folders:
+            raise typer.BadParameter("--out stores the classifier's tags only; add trigger words and folder tags with `lzt export`", param_hint="--prepend/--tags-from-folders")
         run = rescore_shards(
             engine.from_embeddings or "", engine.out or "", tagger, engine=engine.engine.value, ray=engine.ray(), selection=chosen,
             progress=ui.progress,

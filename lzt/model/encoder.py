@@ -1,7 +1,8 @@
 """A loaded CLIP model and what it needs around it: preprocessing, batched text and image
 encoding (global and per-patch), and input sizes other than the model's own.
 
-Everything returned is L2-normalised float32. The model runs in bf16 on CUDA and fp32 on CPU.
+Everything returned is L2-normalised float32. The model runs in bf16 on CUDA, fp16 on an Apple
+GPU (MPS) and fp32 on the CPU (lzt.model.loading.precision_for).
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ def preprocess_spec(model: Any, image_size: int | None = None, resize_mode: str 
     )
 
 
+def input_dtype(model: Any) -> torch.dtype:
+    """The dtype the image tower takes: that of its first convolution or linear layer. open_clip's
+    bf16 and fp16 modes keep some parameters in float32 (position embeddings, LayerNorms), so
+    the model's first parameter does not say it."""
+    for module in getattr(model, "visual", model).modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            return module.weight.dtype
+    return next(model.parameters()).dtype
+
+
 class ClipEncoder:
     """An open_clip model, its tokenizer and its preprocessing, with batched encoders."""
 
@@ -60,7 +71,7 @@ class ClipEncoder:
         self.name = name
         self.pretrained = pretrained
         self.device = device
-        self.dtype = next(model.parameters()).dtype
+        self.dtype = input_dtype(model)
         self.preprocess = preprocess_spec(model)
         self.embed_dim = int(self._probe_width())
         self._mean = torch.tensor(self.preprocess.mean, device=device).view(1, 3, 1, 1)
@@ -89,6 +100,8 @@ class ClipEncoder:
         device = str(self.device)
         if self.device.type == "cuda":
             device += f" ({torch.cuda.get_device_name(self.device)})"
+        elif self.device.type == "mps":
+            device += " (Apple GPU)"
         return f"device: {device} | model: {self.name} ({self.pretrained_id}) | {str(self.dtype).replace('torch.', '')}"
 
     @property

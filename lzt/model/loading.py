@@ -33,6 +33,7 @@ WEIGHTS_DIR_ENV = "LZT_WEIGHTS_DIR"
 MODEL_ENV = "LZT_MODEL"
 
 RANDOM_WEIGHTS = "none"
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 DEFAULT_MODEL = "ViT-B-16"
 # Every process that creates a model with random weights gets the same ones, so that a
 # classifier built with random weights matches the text tower that tagging recreates.
@@ -41,21 +42,46 @@ RANDOM_WEIGHTS_SEED = 0
 _registered_folders: set[str] = set()
 
 
-def resolve_device(spec: str | torch.device = "auto") -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without it is an error, never a fallback."""
-    if isinstance(spec, torch.device):
-        spec = str(spec)
+def choose_device(spec: str, cuda: bool, mps: bool) -> torch.device:
+    """The device a `device` setting names, given what this machine has (`cuda`: PyTorch sees a
+    CUDA GPU; `mps`: an Apple GPU through Metal). `auto` prefers CUDA, then MPS, then the CPU;
+    asking for an accelerator that is not there is an error, never a silent fallback. Pure: the
+    tests give it machines this one is not."""
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     try:
         device = torch.device(spec)
     except RuntimeError as exc:
-        raise UsageError(f"unknown `device` {spec!r} (use auto, cpu, cuda or cuda:N)") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"unknown `device` {spec!r} (use {DEVICE_CHOICES})") from exc
+    if device.type == "cuda" and not cuda:
         raise UsageError(f"`device` {spec} was asked for, but PyTorch sees no CUDA GPU here")
-    if device.type not in {"cpu", "cuda"}:
-        raise UsageError(f"unsupported `device` {spec!r} (use auto, cpu, cuda or cuda:N)")
+    if device.type == "mps" and not mps:
+        raise UsageError(
+            f"`device` {spec} was asked for, but PyTorch cannot use an Apple GPU here (MPS needs Apple silicon, "
+            "macOS 12.3 or later and a PyTorch built with MPS)"
+        )
+    if device.type not in {"cpu", "cuda", "mps"}:
+        raise UsageError(f"unsupported `device` {spec!r} (use {DEVICE_CHOICES})")
     return device
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """`auto` picks CUDA, else an Apple GPU (MPS), else the CPU; asking for CUDA or MPS without
+    it is an error, never a fallback."""
+    return choose_device(str(spec), torch.cuda.is_available(), mps_available())
+
+
+def mps_available() -> bool:
+    """Whether PyTorch can run on an Apple GPU (Metal Performance Shaders) here."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def precision_for(device: torch.device) -> str:
+    """open_clip's precision for a device: `bf16` on CUDA, `fp16` on MPS (open_clip's mixed
+    float16, LayerNorms kept in float32 as OpenAI's CLIP was trained; MPS has bfloat16 only
+    from macOS 14), `fp32` on the CPU."""
+    return {"cuda": "bf16", "mps": "fp16"}.get(device.type, "fp32")
 
 
 def register_model_configs() -> None:
@@ -225,7 +251,7 @@ def create_model(name: str, pretrained: str, device: torch.device) -> tuple[Any,
 
     register_model_configs()
     _check_model_name(name)
-    precision = "bf16" if device.type == "cuda" else "fp32"
+    precision = precision_for(device)
     weights, settings = _weights_source(name, pretrained)
     if weights is None:
         warn(
@@ -255,7 +281,7 @@ def load_encoder(name: str | None = None, pretrained: str | None = None, device:
     """An open_clip model ready to encode. `name`: an open_clip model (None: $LZT_MODEL, else
     ViT-B-16); `pretrained`: a tag, a checkpoint file, or `none` (random weights, with a loud
     LztWarning), None meaning $LZT_PRETRAINED, else the model's `openai` weights; `device`:
-    auto, cpu, cuda or cuda:N."""
+    auto (CUDA, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps."""
     name = name or default_model()
     resolved = resolve_device(device)
     pretrained = pretrained or default_pretrained(name)

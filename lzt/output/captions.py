@@ -11,7 +11,8 @@ from lzt.output.base import Format, WriteError, register_format
 from lzt.record import Record
 
 
-def _split_caption(text: str) -> list[str]:
+def split_caption(text: str) -> list[str]:
+    """A caption's tags: comma- or line-separated, stripped, empties dropped."""
     return [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
 
 
@@ -38,7 +39,7 @@ class CaptionWriter:
                     self.skipped += 1
                     return
                 if self.on_existing == OnExisting.append:
-                    existing = _split_caption(target.read_text(encoding="utf-8", errors="replace"))
+                    existing = split_caption(target.read_text(encoding="utf-8", errors="replace"))
                     seen = {t.lower() for t in existing}
                     tags = existing + [t for t in tags if t.lower() not in seen]
             text = ", ".join(tags) + "\n"

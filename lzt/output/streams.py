@@ -44,7 +44,7 @@ def _emit(stream: TextIO, text: str) -> None:
 
 
 class CsvWriter:
-    """Columns: path, tags ("dog;cat"), scores ("0.91;0.45"), error."""
+    """Columns: path, tags ("dog;cat"), scores ("0.91;0.45"; empty for an added tag), error."""
 
     def __init__(self, stream: TextIO):
         self.stream = stream
@@ -61,7 +61,9 @@ class CsvWriter:
             self._row([path, "", "", record.error])
         else:
             tags = record.tags or []
-            self._row([path, ";".join(label for label, _ in tags), ";".join(f"{score:.4f}" for _, score in tags), ""])
+            # an added tag (trigger word, folder name) has no score: an empty field in `scores`
+            scores = ";".join("" if score is None else f"{score:.4f}" for _, score in tags)
+            self._row([path, ";".join(label for label, _ in tags), scores, ""])
 
     def close(self) -> None:
         self.stream.flush()

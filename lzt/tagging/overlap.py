@@ -53,9 +53,11 @@ class DeviceOverlap:
     def to_host(self, tensor: torch.Tensor) -> torch.Tensor:
         """A host copy of a device tensor, queued behind the work that makes it (pinned memory,
         so the copy does not stop the host); the host must `wait` for the next `mark` before
-        reading it. A host tensor is returned as it is."""
-        if not tensor.is_cuda:
+        reading it. A host tensor is returned as it is; another device's (MPS) is copied now."""
+        if tensor.device.type == "cpu":
             return tensor
+        if not tensor.is_cuda:
+            return tensor.cpu()
         host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
         host.copy_(tensor, non_blocking=True)
         return host

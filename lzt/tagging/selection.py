@@ -1,5 +1,5 @@
-"""Which tags a record keeps, and under which names: top-k, thresholds, exclusions, renames;
-and the small `label: value` files users keep them in."""
+"""Which tags a record keeps, in which order and under which names: top-k, thresholds,
+exclusions, order, renames."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Sequence
 
 import torch
 
-from lzt.config import Selection
+from lzt.config import Selection, TagOrder
 
 Tags = list[tuple[str, float]]
 
@@ -30,9 +30,14 @@ def top_scores(scores: torch.Tensor, labels: Sequence[str], selection: Selection
 
 
 def tags_from_top(values: torch.Tensor, indices: torch.Tensor, labels: Sequence[str], selection: Selection) -> list[Tags]:
-    """The host half of select_tags: top_scores' tensors -> named, rounded tag lists."""
-    names = [selection.rename.get(label, label) for label in labels]
-    return [
-        [(names[i], round(v, 4)) for v, i in zip(row_values, row_indices) if v != -math.inf]
-        for row_values, row_indices in zip(values.cpu().tolist(), indices.cpu().tolist())
-    ]
+    """The host half of select_tags: top_scores' tensors -> named, rounded tag lists, best
+    first or in the vocabulary's order (`Selection.order`)."""
+    names = [selection.output_name(label) for label in labels]
+    by_vocabulary = selection.order is TagOrder.vocabulary
+    rows = []
+    for row_values, row_indices in zip(values.cpu().tolist(), indices.cpu().tolist()):
+        kept = [(i, v) for v, i in zip(row_values, row_indices) if v != -math.inf]
+        if by_vocabulary:
+            kept.sort()  # label index: the vocabulary's order
+        rows.append([(names[i], round(v, 4)) for i, v in kept])
+    return rows
