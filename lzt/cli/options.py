@@ -213,17 +213,23 @@ class SelectionOptions:
     thresholds: Annotated[Optional[Path], typer.Option("--thresholds", help="File of per-label thresholds, `label: 0.25` per line.")] = None
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="A floor for every label, per-label thresholds included.")] = None
     exclude_tags: Annotated[List[str], typer.Option("--exclude-tags", help="Labels never to output (comma-separated, repeatable).")] = field(default_factory=list)
-    rename: Annotated[Optional[Path], typer.Option("--rename", help="File of output names, `label: new name` per line.")] = None
+    rename: Annotated[Optional[Path], typer.Option("--rename", help="File of output names, `label: new name` per line (over --lang's).")] = None
+    lang: Annotated[Optional[str], typer.Option("--lang", metavar="de|fr|es|it|pt|nl|ja|zh", help="Write the built-in vocabularies' labels in this language (what is scored stays the same).", show_default=False)] = None
     order: Annotated[TagOrder, typer.Option("--order", help="Order of each image's tags: score (best first) or vocabulary (as the vocabulary lists them).")] = _SELECTION.order
     underscores: Annotated[bool, typer.Option("--underscores", help="Write tags danbooru style: hot_dog for `hot dog` (folder tags too).")] = False
 
     def config(self, labels: list[str]) -> Selection:
+        from lzt.vocab.translations import translated_names
+
         return Selection(
             self.topk, self.threshold,
             per_label=read_thresholds(self.thresholds, labels) if self.thresholds else {},
             min_score=self.min_score,
             exclude=parse_label_list(self.exclude_tags),
-            rename=read_renames(self.rename, labels) if self.rename else {},
+            rename={
+                **(translated_names(labels, self.lang) if self.lang else {}),
+                **(read_renames(self.rename, labels) if self.rename else {}),
+            },
             order=self.order,
             underscores=self.underscores,
         )

@@ -155,8 +155,9 @@ def review(
         count = export_decisions(db, export)
         ui.info(f"exported {count} decisions from {db}" + ("" if export == "-" else f" to {export}"))
         return EXIT_OK
-    if selection.rename is not None:
-        raise typer.BadParameter("a review shows the classifier's own labels: --rename applies to `lzt tag`", param_hint="--rename")
+    if selection.rename is not None or selection.lang is not None:
+        flag = "--rename" if selection.rename is not None else "--lang"
+        raise typer.BadParameter(f"a review shows the classifier's own labels: {flag} applies to `lzt tag`", param_hint=flag)
     for path in inputs:
         if not Path(path).exists() and not Path(path).is_symlink():
             raise typer.BadParameter(f"no such file or folder: {path}", param_hint="INPUTS")

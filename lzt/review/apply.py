@@ -24,7 +24,7 @@ from lzt.config import OnExisting, OutputOptions
 from lzt.errors import LztError, UsageError
 from lzt.files import atomic_write
 from lzt.output.base import WriteError
-from lzt.output.captions import CaptionWriter, _split_caption
+from lzt.output.captions import CaptionWriter, split_caption
 from lzt.output.xmp import XmpWriter
 from lzt.progress import Progress, no_progress
 from lzt.review.store import Decision, ReviewedPhoto, ReviewStore, Verdict
@@ -158,7 +158,7 @@ def _write_caption(writer: CaptionWriter, image: Path, result: Outcome) -> bool:
                 return False
             if writer.on_existing == OnExisting.append:
                 rejected = {label.lower() for label in result.rejected}
-                existing = [t for t in _split_caption(target.read_text(encoding="utf-8", errors="replace")) if t.lower() not in rejected]
+                existing = [t for t in split_caption(target.read_text(encoding="utf-8", errors="replace")) if t.lower() not in rejected]
                 seen = {t.lower() for t in existing}
                 tags = existing + [t for t in tags if t.lower() not in seen]
         elif not tags:

@@ -75,7 +75,7 @@ def review_items(
         if record.error is not None or record.scores is None:
             yield ReviewItem(path, error=record.error or "not tagged")
             continue
-        tags = record.tags or []
+        tags = [(label, score) for label, score in record.tags or [] if score is not None]  # scored tags only
         yield ReviewItem(path, tags, below_cut(record.scores, tagger.labels, [label for label, _ in tags], selection, candidates))
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lzt.vocab import load_vocabulary
-from support import COCO128, copy_photos, invoke, jsonl, run_lzt
+from support import COCO128, copy_photos, exiftool_keywords, invoke, jsonl, needs_exiftool, run_lzt
 
 TAG = ("--pretrained", "none", "-k", "4", "-w", "0", "-q")
 SEARCH = ("--model", "lzt-tiny-vit", "--pretrained", "none", "-w", "0")
@@ -136,3 +136,30 @@ def test_search_bad_input_is_one_line(tmp_path, small_images):
 def test_new_commands_explain_themselves():
     for command, needle in (("search", "--like"), ("stats", "--json"), ("tag", "--tags-from-folders"), ("export", "--prepend")):
         assert needle in invoke(command, "--help").stdout and "Example" in invoke(command, "--help").stdout, command
+
+
+@needs_exiftool
+def test_lang_writes_the_builtin_labels_in_another_language(dataset, tiny_classifier):
+    """`--lang` renames, it does not rescore: the same tags and scores under German names in
+    JSON Lines, Japanese names in captions and XMP sidecars (UTF-8, read back by ExifTool); a
+    `--rename` line wins over `--lang`; an unknown language is a usage error."""
+    from lzt import read_translations
+
+    german, japanese = read_translations("coco", "de"), read_translations("coco", "ja")
+    plain = jsonl(invoke("tag", dataset, "-c", tiny_classifier, *TAG).stdout)
+    translated = jsonl(invoke("tag", dataset, "-c", tiny_classifier, *TAG, "--lang", "de").stdout)
+    for before, after in zip(plain, translated):
+        assert [(german[t["label"]], t["score"]) for t in before["tags"]] == [(t["label"], t["score"]) for t in after["tags"]]
+    first = plain[0]["tags"][0]["label"]
+    renames = dataset.parent / "renames.txt"
+    renames.write_text(f"{first}: mine\n", encoding="utf-8")
+    both = jsonl(invoke("tag", dataset, "-c", tiny_classifier, *TAG, "--lang", "de", "--rename", renames).stdout)
+    assert both[0]["tags"][0]["label"] == "mine"
+    invoke("tag", dataset, "-c", tiny_classifier, *TAG, "--lang", "ja", "--format", "txt")
+    invoke("tag", dataset, "-c", tiny_classifier, *TAG, "--lang", "ja", "--format", "xmp", "--xmp-parent", "")
+    for before in plain:
+        photo = Path(before["path"])
+        expected = [japanese[t["label"]] for t in before["tags"]]
+        assert photo.with_suffix(".txt").read_text(encoding="utf-8") == ", ".join(expected) + "\n"
+        assert sorted(exiftool_keywords(photo.with_name(photo.name + ".xmp"))[0]["Subject"]) == sorted(expected)
+    assert "--lang" in invoke("tag", dataset, "-c", tiny_classifier, *TAG, "--lang", "xx", check=2).stderr
