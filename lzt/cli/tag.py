@@ -22,6 +22,7 @@ from lzt.cli.options import (
     Quiet,
     ScoringOptions,
     SelectionOptions,
+    VideoSamplingOptions,
     load_tagger,
     with_groups,
 )
@@ -88,6 +89,7 @@ def tag(
     output: OutputFormatOptions,
     decoding: DecodingOptions,
     discovery: DiscoveryOptions,
+    video: VideoSamplingOptions,
     scoring: ScoringOptions,
     input: InputOptions,
     cache: CacheOptions,
@@ -95,8 +97,8 @@ def tag(
     engine: EngineOptions,
     quiet: Quiet = False,
 ) -> int:
-    """Tag images: one JSON line per image on stdout (or caption/XMP files beside them), or
-    Parquet shards under --out (on Ray with --engine ray)."""
+    """Tag images, RAW photos and videos: one JSON line per file on stdout (or caption/XMP files
+    beside them), or Parquet shards of images under --out (on Ray with --engine ray)."""
     ui = Ui(quiet)
     paths = paths or []
     if engine.from_embeddings is not None:
@@ -111,7 +113,7 @@ def tag(
         writer = make_writer(output.format.value, output.config())
         records = tagger.tag(
             paths, selection.config(tagger.labels), batch_size=decoding.batch_size, workers=decoding.workers,
-            decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden,
+            decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden, video=video.config(),
         )
         done, skipped = write_records(records, writer, ui)
     ui.info(f"tagged {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
