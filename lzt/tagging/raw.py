@@ -69,7 +69,7 @@ def open_raw(
     if rawpy is None:
         raise RawDecodeError(RAW_EXTRA_MISSING)
     try:
-        with rawpy.imread(str(source) if isinstance(source, Path) else source) as raw:
+        with _opened(rawpy, source) as raw:
             orientation = _FLIP_TO_ORIENTATION.get(int(raw.sizes.flip), 1)
             preview = _preview(raw, rawpy, min_preview, draft_size, orientation, check_size)
             if preview is not None:
@@ -82,6 +82,19 @@ def open_raw(
         raise NotRaw("not a RAW file LibRaw can read (an unsupported camera, or damaged)") from None
     except rawpy.LibRawError as exc:
         raise RawDecodeError(f"corrupt RAW file: {_message(exc)}") from None
+
+
+def _opened(rawpy: Any, source: Path | BinaryIO) -> Any:
+    """A RawPy with the file opened, nothing unpacked yet (extract_thumb unpacks only the
+    preview). rawpy.imread does the same, but warns in every forked DataLoader worker about
+    LibRaw's OpenMP; that risk needs a parent that ran LibRaw's OpenMP code before forking, and
+    lzt's parent process decodes RAWs only when it has no decoding workers."""
+    raw = rawpy.RawPy()
+    if isinstance(source, Path):
+        raw.open_file(str(source))
+    else:
+        raw.open_buffer(source)
+    return raw
 
 
 def _preview(
