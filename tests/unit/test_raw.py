@@ -157,7 +157,7 @@ def test_a_twin_takes_its_jpegs_tags_and_a_lonely_raw_is_tagged_from_its_preview
     folder = copy_photos(tmp_path / "photos", 3)
     first = sorted(folder.glob("*.jpg"))[0]
     write_dng(first.with_suffix(".CR2"), coco_rgb(20), "jpeg")  # another picture: its pixels must not be used
-    lonely = write_dng(folder / "lonely.dng", np.asarray(Image.open(first).convert("RGB")), "bitmap")
+    write_dng(folder / "lonely.dng", np.asarray(Image.open(first).convert("RGB")), "bitmap")
     records = list(tagger.tag([folder], lzt.Selection(topk=3), workers=workers, batch_size=1, keep_scores=True))
     paths = [Path(r.path).name for r in records]
     assert paths[:2] == [first.name, first.with_suffix(".CR2").name] and len(paths) == 5

@@ -20,7 +20,7 @@ import lzt
 from lzt.model import PreprocessSpec
 from lzt.tagging import video as video_module
 from lzt.tagging.video import FrameSampler, VideoSummary
-from media import coco_rgb, write_audio_only, write_video, without_codec
+from media import coco_rgb, without_codec, write_audio_only, write_video
 from support import random_classifier
 
 pytest.importorskip("av")
@@ -73,7 +73,7 @@ def test_segments_follow_the_scene_changes_and_the_segment_limit(clip: Path, tag
     assert all(len(s.tags) == 2 for s in record.segments)
     data = record.to_dict()
     assert set(data) == {"path", "tags", "segments"}
-    assert data["segments"][1] == {"start": 2.0, "end": 4.0, "tags": [{"label": l, "score": s} for l, s in record.segments[1].tags]}
+    assert data["segments"][1] == {"start": 2.0, "end": 4.0, "tags": [{"label": label, "score": score} for label, score in record.segments[1].tags]}
     limited = tagger.tag_video(clip, video=lzt.VideoOptions(every=0.5, max_segment=1.2), batch_size=4)
     assert [(s.start, s.end) for s in limited.segments] == [(0, 1.5), (1.5, 2), (2, 3.5), (3.5, 4), (4, 5.5), (5.5, 6)]
     single = tagger.tag_video(clip, video=lzt.VideoOptions(every=0.5, scene_threshold=0, max_segment=0))
