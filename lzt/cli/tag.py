@@ -82,7 +82,7 @@ def write_records(records: Iterable[Record], writer: Writer, ui: Ui) -> tuple[in
 )
 @with_groups
 def tag(
-    paths: Annotated[Optional[List[str]], typer.Argument(help="Image files and folders (searched recursively); with --out also .tar shards and s3://, gs://, file:// URIs.", show_default=False, callback=existing_paths)] = None,
+    paths: Annotated[Optional[List[str]], typer.Argument(help="Image, RAW and video files and folders (searched recursively); with --out also .tar shards and s3://, gs://, file:// URIs.", show_default=False, callback=existing_paths)] = None,
     classifier: Annotated[Optional[Path], typer.Option("--classifier", "-c", help="Classifier file made by `lzt build-classifier` (default: the built-in `everyday` classifier for --model, built once and cached).")] = None,
     *,
     selection: SelectionOptions,

@@ -90,11 +90,22 @@ def _opened(rawpy: Any, source: Path | BinaryIO) -> Any:
     LibRaw's OpenMP; that risk needs a parent that ran LibRaw's OpenMP code before forking, and
     lzt's parent process decodes RAWs only when it has no decoding workers."""
     raw = rawpy.RawPy()
-    if isinstance(source, Path):
+    if isinstance(source, Path) and _utf8(str(source)):
         raw.open_file(str(source))
+    elif isinstance(source, Path):  # a name that is not valid UTF-8, which rawpy cannot pass to LibRaw
+        with open(source, "rb") as handle:
+            raw.open_buffer(handle)
     else:
         raw.open_buffer(source)
     return raw
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _preview(

@@ -288,12 +288,12 @@ class Tagger:
                 records.append(Record(path, error=batch.errors[position]))
             elif position in batch.twins:
                 records.append(_twin_record(batch, position, tags, all_scores))
-            elif position in tags:
-                records.append(Record(path, tags=tags[position], scores=all_scores.get(position)))
-            else:  # a video: its frames go through the same encoder now, in batches of its own
+            elif position in batch.videos:  # its frames go through the same encoder now, in batches of its own
                 records.append(self._video_record(
                     path, selection, videos.options, videos.batch_size, decoding, keep_scores=keep_scores, calibrate=calibrate,
                 ))
+            else:
+                records.append(Record(path, tags=tags[position], scores=all_scores.get(position)))
         return records
 
     def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions, overlap: DeviceOverlap) -> None:

@@ -5,6 +5,7 @@ upright; RAW+JPEG twins tagged once; bad RAWs are one error record each."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -107,6 +108,12 @@ def test_bad_raws_give_one_line_reasons(tmp_path: Path, coco128) -> None:
     for name, reason in reasons.items():
         with pytest.raises(DecodeError, match=reason):
             decode_image(tmp_path / name, SPEC)
+
+
+def test_names_that_are_not_utf8_are_read(tmp_path: Path, coco128) -> None:
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9 latin1.NEF"))
+    write_dng(path, coco_rgb(12), "jpeg")
+    assert decode_image(path, SPEC).shape == (3, 64, 64)
 
 
 def test_a_jpeg_with_a_raw_name_is_still_read(tmp_path: Path, coco128) -> None:

@@ -174,6 +174,17 @@ def test_each_bad_video_is_one_error_record_and_the_run_goes_on(bad_videos, tagg
             assert got[name].ok
 
 
+def test_names_with_spaces_unicode_or_bytes_that_are_not_utf8(tmp_path: Path, clip: Path, tagger) -> None:
+    import os
+    import shutil
+
+    for name in (b"my holiday.MP4", "日本語.webm".encode(), b"caf\xe9 latin1.mkv"):
+        path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + name))
+        shutil.copy(clip, path)  # an mp4 inside: FFmpeg goes by the content, not the name
+        record = tagger.tag_video(path, video=lzt.VideoOptions(every=1))
+        assert record.ok and len(record.segments) == 3, (name, record.error)
+
+
 def test_without_the_extra_a_video_names_the_install(clip: Path, tagger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now raises ImportError
     record = tagger.tag_video(clip)
