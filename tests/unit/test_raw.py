@@ -177,6 +177,20 @@ def test_a_twin_takes_its_jpegs_tags_and_a_lonely_raw_is_tagged_from_its_preview
     assert float((by_name["lonely.dng"].scores - jpeg.scores).abs().max()) < 0.25
 
 
+def test_twins_with_the_batched_jpeg_decoder(tmp_path: Path, coco128, tagger) -> None:
+    """`decoder="gpu"` leaves baseline JPEGs to torchvision's batched decoder (libjpeg-turbo on a
+    CPU device, nvJPEG on CUDA): a twin still takes its JPEG's tags once they are decoded."""
+    folder = copy_photos(tmp_path / "photos", 2)
+    for jpeg in sorted(folder.glob("*.jpg")):
+        write_dng(jpeg.with_suffix(".dng"), coco_rgb(30), "jpeg")
+    records = list(tagger.tag([folder], lzt.Selection(topk=2), workers=0, decoding=lzt.DecodeOptions(decoder="gpu")))
+    assert [Path(r.path).suffix for r in records] == [".jpg", ".dng", ".jpg", ".dng"]
+    for jpeg, raw in (records[:2], records[2:]):
+        assert raw.tags == jpeg.tags and raw.tagged_from == jpeg.path
+    cpu = list(tagger.tag([folder], lzt.Selection(topk=2), workers=0, decoding=lzt.DecodeOptions(decoder="cpu")))
+    assert [r.tagged_from for r in cpu] == [r.tagged_from for r in records]
+
+
 def test_a_twin_whose_jpeg_is_broken_is_decoded_itself(tmp_path: Path, coco128, tagger) -> None:
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0broken")
     write_dng(tmp_path / "photo.dng", coco_rgb(21), "jpeg")

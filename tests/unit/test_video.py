@@ -257,3 +257,21 @@ def test_a_stalled_decoder_is_given_up(clip: Path, tagger, monkeypatch: pytest.M
     record = tagger.tag_video(clip, decoding=lzt.DecodeOptions(decode_timeout=0.5))
     assert not record.ok and record.error == "no frame decoded for 0.5 s; gave up"
     assert time.monotonic() - started < 2.5  # the stall limit, and at most 1 s for the thread to stop
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_video_on_cuda_scores_like_on_the_cpu(clip: Path, tiny_classifier, tmp_path: Path) -> None:
+    """The whole video path on the GPU (bf16 encoder, summary on the device, cached frames moved
+    back to it) against the CPU."""
+    scores = {}
+    for device in ("cuda", "cpu"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lzt.LztWarning)
+            with lzt.Tagger.load(tiny_classifier, device=device, cache=tmp_path / device) as on_device:
+                cold = on_device.tag_video(clip, video=lzt.VideoOptions(every=0.5), keep_scores=True)
+                warm = on_device.tag_video(clip, video=lzt.VideoOptions(every=0.5), keep_scores=True, decoding=lzt.DecodeOptions(max_pixels=1))
+        assert cold.ok and warm.ok and [s.start for s in cold.segments] == [0, 2, 4]
+        torch.testing.assert_close(warm.scores, cold.scores)
+        scores[device] = cold.scores.float()
+    assert torch.allclose(scores["cuda"], scores["cpu"], atol=3e-2)
