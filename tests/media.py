@@ -166,6 +166,29 @@ def write_audio_only(path: Path) -> Path:
     return path
 
 
+def write_cover_art_only(path: Path) -> Path:
+    """An mp4 of audio with a cover picture: FFmpeg shows the picture as a one-frame video stream
+    marked `attached_pic`, which is no video."""
+    import av
+    from av.stream import Disposition
+
+    with av.open(str(path), "w") as container:
+        sound = container.add_stream("aac", rate=8000)
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = Disposition.attached_pic
+        for packet in [*cover.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")), *cover.encode()]:
+            container.mux(packet)
+        for _ in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 8000
+            for packet in sound.encode(frame):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    return path
+
+
 def without_codec(source: Path, target: Path) -> Path:
     """An AVI whose video codec tag is replaced by one FFmpeg has no decoder for."""
     data = source.read_bytes()

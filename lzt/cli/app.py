@@ -42,6 +42,8 @@ FLAG_ALIASES = {
     "TrainConfig.seed": "--seed", "TrainConfig.epochs": "--epochs", "TrainConfig.noise_std": "--noise",
     "RayConfig.actors": "--actors", "RayConfig.object_store_memory": "--object-store-memory", "RayConfig.address": "--ray-address",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",
+    "VideoOptions.every": "--every", "VideoOptions.scene_threshold": "--scene-threshold", "VideoOptions.aggregate": "--aggregate",
+    "VideoOptions.top_frames": "--top-frames", "VideoOptions.max_segment": "--max-segment",
 }
 _LIBRARY_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
 

@@ -14,7 +14,7 @@ import sqlite3
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generator, Iterable, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -268,9 +268,10 @@ class Tagger:
     def _collect(
         self, launched: _Launched, selection: Selection, keep_scores: bool, calibrate: bool, decoding: DecodeOptions,
         videos: _VideoRun,
-    ) -> list[Record]:
-        """Wait for a launched batch alone, store its new embeddings, and make its records: a
-        RAW twin's from its JPEG's, a video's by tagging it now (tag_video)."""
+    ) -> Iterator[Record]:
+        """Wait for a launched batch alone, store its new embeddings, and yield its records: a
+        RAW twin's from its JPEG's, a video's by tagging it when its turn comes (tag_video), so
+        that the records before it are out first."""
         DeviceOverlap.wait(launched.done)
         batch, positions = launched.batch, launched.positions
         tags: dict[int, list[tuple[str, float]]] = {}
@@ -282,19 +283,17 @@ class Tagger:
         if launched.to_store is not None:
             store_positions, store_global, store_local = launched.to_store
             self._store([(*batch.identities[p], store_global[n], store_local[n]) for n, p in enumerate(store_positions)])
-        records = []
         for position, path in enumerate(batch.paths):
             if position in batch.errors:
-                records.append(Record(path, error=batch.errors[position]))
+                yield Record(path, error=batch.errors[position])
             elif position in batch.twins:
-                records.append(_twin_record(batch, position, tags, all_scores))
+                yield _twin_record(batch, position, tags, all_scores)
             elif position in batch.videos:  # its frames go through the same encoder now, in batches of its own
-                records.append(self._video_record(
+                yield self._video_record(
                     path, selection, videos.options, videos.batch_size, decoding, keep_scores=keep_scores, calibrate=calibrate,
-                ))
+                )
             else:
-                records.append(Record(path, tags=tags[position], scores=all_scores.get(position)))
-        return records
+                yield Record(path, tags=tags[position], scores=all_scores.get(position))
 
     def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions, overlap: DeviceOverlap) -> None:
         """The batch's JPEGs left to the batched decoder, decoded on this tagger's device (on its

@@ -183,13 +183,23 @@ class FrameSampler:
 
 def _video_stream(container: Any) -> Any:
     """The first video stream that is not cover art, with a decoder for its codec."""
-    streams = [s for s in container.streams.video if not (s.disposition and "attached_pic" in str(s.disposition).lower())]
+    streams = [s for s in container.streams.video if not _cover_art(s)]
     if not streams:
         raise VideoDecodeError("no video stream (an audio-only file?)")
     stream = streams[0]
     if stream.codec_context is None:
         raise VideoDecodeError("no decoder for this video's codec (FFmpeg in PyAV lacks it)")
     return stream
+
+
+def _cover_art(stream: Any) -> bool:
+    """A picture attached to a music or video file (FFmpeg shows it as a one-frame video stream)."""
+    av = _av()
+    flag = getattr(getattr(getattr(av, "stream", None), "Disposition", None), "attached_pic", None)
+    try:
+        return flag is not None and bool(stream.disposition & flag)
+    except TypeError:  # a PyAV without the Disposition flags
+        return False
 
 
 def _declared_duration(container: Any, stream: Any) -> float | None:

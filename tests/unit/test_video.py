@@ -20,7 +20,7 @@ import lzt
 from lzt.model import PreprocessSpec
 from lzt.tagging import video as video_module
 from lzt.tagging.video import FrameSampler, VideoSummary
-from media import coco_rgb, without_codec, write_audio_only, write_video
+from media import coco_rgb, without_codec, write_audio_only, write_cover_art_only, write_video
 from support import random_classifier
 
 pytest.importorskip("av")
@@ -147,6 +147,8 @@ def bad_videos(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> tuple[Pa
     reasons["cut.mp4"] = "not a video FFmpeg can read"
     write_audio_only(folder / "sound.mp4")
     reasons["sound.mp4"] = "no video stream"
+    write_cover_art_only(folder / "song.mp4")
+    reasons["song.mp4"] = "no video stream"
     without_codec(write_video(folder / "mpeg4.avi", pictures, codec="mpeg4"), folder / "unknown.avi")
     (folder / "mpeg4.avi").unlink()
     reasons["unknown.avi"] = "no decoder for this video's codec"
