@@ -267,16 +267,30 @@ def prefetched(sampler: FrameSampler, stall_timeout: float | None = None, pendin
             if item is _END:
                 return
             if isinstance(item, _Failed):
-                if isinstance(item.error, (VideoDecodeError, KeyboardInterrupt, SystemExit)):
-                    raise item.error
-                # Any other failure of the decoder is this video's problem only, as for images.
-                raise VideoDecodeError(describe_error(item.error)) from item.error
+                failure, item = _as_raised(item.error), None
+                try:
+                    raise failure
+                finally:
+                    # No reference cycle through this frame: the failed decoder (its FFmpeg
+                    # threads) is freed now, not at the next garbage collection.
+                    failure = None
             assert isinstance(item, FrameChunk)
             yield item
             sampler.progress_at = max(sampler.progress_at, time.monotonic())  # the consumer's time is not a stall
     finally:
         sampler.stop.set()
         thread.join(timeout=1.0)  # a decoder stuck inside FFmpeg stays behind (a daemon thread)
+
+
+def _as_raised(error: BaseException) -> BaseException:
+    """What the consumer raises for the decoding thread's failure: VideoDecodeError (and
+    interrupts) as they are; any other failure of the decoder becomes this video's problem only,
+    as it is for images."""
+    if isinstance(error, (VideoDecodeError, KeyboardInterrupt, SystemExit)):
+        return error
+    wrapped = VideoDecodeError(describe_error(error))
+    wrapped.__cause__ = error
+    return wrapped
 
 
 # --- frame scores -> video and segment scores ---------------------------------------------------

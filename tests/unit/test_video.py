@@ -6,6 +6,7 @@ cache, bounded memory, stalls, and one error record per bad video."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import warnings
 import weakref
@@ -187,6 +188,28 @@ def test_names_with_spaces_unicode_or_bytes_that_are_not_utf8(tmp_path: Path, cl
         assert record.ok and len(record.segments) == 3, (name, record.error)
 
 
+def ffmpeg_threads() -> list[str]:
+    """Threads of FFmpeg decoders alive in this process (Linux names them av:CODEC:...)."""
+    tasks = Path("/proc/self/task")
+    return [name for task in tasks.iterdir() if (name := (task / "comm").read_text().strip()).startswith("av:")]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_a_failed_video_leaves_no_decoder_behind(bad_videos, tagger) -> None:
+    """A failed decoder must be freed at once: one left for the garbage collector is inherited
+    by the next run's forked decoding processes, whose collector then frees it there and hangs
+    on its threads' condition variables (seen: pthread_cond_destroy in avcodec_free_context)."""
+    folder, _ = bad_videos
+    assert not ffmpeg_threads()
+    for name in ("cut.webm", "cut.mkv", "cut.avi"):  # truncated: they fail after decoding frames on FFmpeg's threads
+        record = tagger.tag_video(folder / name, video=lzt.VideoOptions(every=0.5))
+        assert not record.ok
+        deadline = time.monotonic() + 2
+        while ffmpeg_threads() and time.monotonic() < deadline:  # the decoding thread closes it as it ends
+            time.sleep(0.05)
+        assert not ffmpeg_threads(), name
+
+
 def test_without_the_extra_a_video_names_the_install(clip: Path, tagger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now raises ImportError
     record = tagger.tag_video(clip)
@@ -259,6 +282,11 @@ def test_a_stalled_decoder_is_given_up(clip: Path, tagger, monkeypatch: pytest.M
     record = tagger.tag_video(clip, decoding=lzt.DecodeOptions(decode_timeout=0.5))
     assert not record.ok and record.error == "no frame decoded for 0.5 s; gave up"
     assert time.monotonic() - started < 2.5  # the stall limit, and at most 1 s for the thread to stop
+    # The decoding thread was told to stop: it ends after its current (slow) frame.
+    left = [thread for thread in threading.enumerate() if thread.name.startswith("lzt-video-")]
+    for thread in left:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in left)
 
 
 @pytest.mark.gpu
