@@ -127,11 +127,11 @@ def coco_rgb(index: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
 
 def write_video(
     path: Path, pictures: Sequence[np.ndarray], seconds: float = 2.0, fps: int = 10, codec: str = "libx264",
-    rotation: int = 0, audio: bool = False,
+    rotation: int = 0, audio: float = 0.0,
 ) -> Path:
     """A video showing each picture for `seconds` (a slow pan, so frames within a shot differ
     a little): a scene change at every multiple of `seconds`. `rotation`: display rotation
-    (degrees counter-clockwise) in the container."""
+    (degrees counter-clockwise) in the container; `audio`: seconds of silent AAC beside it."""
     import av
 
     height, width = pictures[0].shape[:2]
@@ -140,6 +140,7 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         if rotation:
             stream.set_display_rotation(rotation)
+        sound = container.add_stream("aac", rate=8000) if audio else None
         for picture in pictures:
             for step in range(round(seconds * fps)):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(picture, step, axis=1)), format="rgb24")
@@ -147,6 +148,14 @@ def write_video(
                     container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            for index in range(round(audio * 8000 / 1024)):
+                silence = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                silence.sample_rate, silence.pts = 8000, index * 1024
+                for packet in sound.encode(silence):
+                    container.mux(packet)
+            for packet in sound.encode():
+                container.mux(packet)
     return path
 
 

@@ -134,7 +134,8 @@ class FrameSampler:
         last_scene = -math.inf
         previous: np.ndarray | None = None
         index = -1
-        for index, frame in enumerate(container.decode(stream)):
+        packets = _Packets(container, stream)
+        for index, frame in enumerate(packets.frames()):
             if self.stop.is_set():
                 return
             self.progress_at = time.monotonic()
@@ -163,7 +164,10 @@ class FrameSampler:
         if index < 0:
             raise VideoDecodeError("no frame could be decoded (an empty or damaged video)")
         end = last + 1.0 / rate
-        if declared is not None and declared - end > max(TRUNCATION_SLACK, 0.03 * declared):
+        # Truncated: the file itself ends early, every stream's packets with it. A video track
+        # shorter than the audio (a still picture over music) is no truncation.
+        reached = max(end, packets.end - (first or 0.0))
+        if declared is not None and declared - reached > max(TRUNCATION_SLACK, 0.03 * declared):
             raise VideoDecodeError(f"truncated video: its frames stop at {end:.1f} s of the {declared:.1f} s it declares")
         self.duration = end
         if rows:
@@ -179,6 +183,23 @@ class FrameSampler:
         image = Image.fromarray(frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray(), "RGB")
         rotation = _ROTATIONS.get(round(getattr(frame, "rotation", 0) or 0))
         return prepare_image(image.transpose(rotation) if rotation is not None else image, self.spec)
+
+
+class _Packets:
+    """The video stream's decoded frames, reading every stream's packets on the way (as FFmpeg
+    does anyway) to know where the file's content ends (`end`, seconds on the file's clock)."""
+
+    def __init__(self, container: Any, stream: Any):
+        self.container = container
+        self.stream = stream
+        self.end = 0.0
+
+    def frames(self) -> Iterator[Any]:
+        for packet in self.container.demux():
+            if packet.pts is not None and packet.time_base is not None:
+                self.end = max(self.end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            if packet.stream is self.stream or packet.stream.index == self.stream.index:
+                yield from packet.decode()  # the last, empty packet of the stream flushes the decoder
 
 
 def _video_stream(container: Any) -> Any:
@@ -267,13 +288,14 @@ def prefetched(sampler: FrameSampler, stall_timeout: float | None = None, pendin
             if item is _END:
                 return
             if isinstance(item, _Failed):
-                failure, item = _as_raised(item.error), None
+                failure = _as_raised(item.error)
+                item = None
                 try:
                     raise failure
                 finally:
                     # No reference cycle through this frame: the failed decoder (its FFmpeg
                     # threads) is freed now, not at the next garbage collection.
-                    failure = None
+                    del failure
             assert isinstance(item, FrameChunk)
             yield item
             sampler.progress_at = max(sampler.progress_at, time.monotonic())  # the consumer's time is not a stall

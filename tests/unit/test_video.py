@@ -118,6 +118,15 @@ def test_the_summary_keeps_the_best_frames_per_label() -> None:
         assert segments[0][2].tolist() == first
 
 
+@pytest.mark.parametrize("container", ["mkv", "mp4"])
+def test_a_video_track_shorter_than_its_audio_is_not_truncated(tmp_path: Path, coco128, container: str) -> None:
+    """A still picture over music: the container lasts 6 s, the video 2 s. The file is whole
+    (its audio goes on to the end), so the video is tagged, its segment ending with its frames."""
+    path = write_video(tmp_path / f"still.{container}", [coco_rgb(1, SIZE)], audio=6.0)
+    times, _, sampler = sampled(path, lzt.VideoOptions(every=0.5))
+    assert len(times) == 4 and sampler.duration == pytest.approx(2.0)
+
+
 def test_a_rotated_video_is_tagged_upright(tmp_path: Path, coco128) -> None:
     picture = coco_rgb(5, SIZE)
     if not hasattr(__import__("av").video.stream.VideoStream, "set_display_rotation"):
