@@ -6,6 +6,7 @@ sharded engine's error rows for videos, and both extras missing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -128,8 +129,6 @@ def test_without_the_extras_raws_and_videos_name_the_install(library, tmp_path: 
     for module in ("rawpy", "av"):
         (tmp_path / module).mkdir()
         (tmp_path / module / "__init__.py").write_text(f"raise ImportError('no {module} here')\n")
-    import os
-
     environment = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     # --no-cache: earlier runs' cached embeddings would serve these files without any decoding.
     run = run_lzt("tag", folder, "-c", classifier, *TAG, "--no-cache", check=3, env=environment)
