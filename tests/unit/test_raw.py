@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import lzt
@@ -78,14 +79,8 @@ def test_decode_image_reads_raws_from_files_and_bytes(tmp_path: Path, coco128) -
     path = write_dng(tmp_path / "photo.DNG", coco_rgb(7), "jpeg")
     from_file = decode_image(path, SPEC)
     from_bytes = decode_image_bytes(path.read_bytes(), SPEC, name="photo.DNG")  # a tar member, an object in a bucket
-    assert from_file.shape == (3, 64, 64) and from_file.dtype == lzt_uint8()
+    assert from_file.shape == (3, 64, 64) and from_file.dtype == torch.uint8
     assert np.array_equal(from_file.numpy(), from_bytes.numpy())
-
-
-def lzt_uint8():
-    import torch
-
-    return torch.uint8
 
 
 def test_the_pixel_limit_applies_to_raws(tmp_path: Path, coco128) -> None:

@@ -5,6 +5,8 @@ cache, bounded memory, stalls, and one error record per bad video."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import threading
 import time
@@ -187,9 +189,6 @@ def test_each_bad_video_is_one_error_record_and_the_run_goes_on(bad_videos, tagg
 
 
 def test_names_with_spaces_unicode_or_bytes_that_are_not_utf8(tmp_path: Path, clip: Path, tagger) -> None:
-    import os
-    import shutil
-
     for name in (b"my holiday.MP4", "日本語.webm".encode(), b"caf\xe9 latin1.mkv"):
         path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + name))
         shutil.copy(clip, path)  # an mp4 inside: FFmpeg goes by the content, not the name
