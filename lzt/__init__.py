@@ -44,6 +44,8 @@ from lzt.config import (
     TagOrder,
     TrainConfig,
     Unannotated,
+    VideoAggregate,
+    VideoOptions,
     XmpNaming,
 )
 from lzt.errors import (
@@ -55,7 +57,7 @@ from lzt.errors import (
     UsageError,
     WeightsUnavailable,
 )
-from lzt.record import Record
+from lzt.record import Record, Segment
 from lzt.version import __version__
 
 # Name -> the module that defines it, imported when the name is first used.
@@ -95,6 +97,8 @@ __all__ = [
     # tagging
     "Tagger", "Record", "Embeddings", "ScoringConfig", "MappingConfig", "Mapping", "Calibration", "Selection", "select_tags",
     "DecodeOptions", "Decoder", "InputConfig", "Resize",
+    # RAW photos and videos
+    "VideoOptions", "VideoAggregate", "Segment",
     # building classifiers
     "build_classifier", "load_classifier", "save_classifier", "Classifier", "TrainConfig", "BuildReport",
     "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary", "read_translations", "translated_names",

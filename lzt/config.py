@@ -255,6 +255,57 @@ class InputConfig:
             raise UsageError("`InputConfig.image_size` must be at least 32")
 
 
+# --- video ----------------------------------------------------------------------------------
+
+
+class VideoAggregate(str, Enum):
+    """How a video's (or a segment's) frame scores become one score per label: `max` (the best
+    frame: a label seen once counts) or `top-mean` (the mean of the `VideoOptions.top_frames`
+    best frames: one odd frame counts less)."""
+
+    max = "max"
+    top_mean = "top-mean"
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How videos are sampled and summarised.
+
+    every: seconds between sampled frames (a frame at 0, every, 2*every, ...).
+    scene_threshold: a frame also counts as a scene change, is sampled and starts a segment,
+        when the mean absolute difference of small grey thumbnails (0-1) from the frame probed
+        0.1 s before exceeds this; 0 turns scene detection off.
+    aggregate, top_frames: frame scores -> video and segment scores (VideoAggregate).
+    max_segment: seconds after which a segment ends even without a scene change (0: only
+        scene changes end segments)."""
+
+    every: float = 2.0
+    scene_threshold: float = 0.1
+    aggregate: VideoAggregate = VideoAggregate.top_mean
+    top_frames: int = 3
+    max_segment: float = 30.0
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "aggregate", VideoAggregate(self.aggregate))
+        except ValueError:
+            raise UsageError(f"`VideoOptions.aggregate` must be max or top-mean, not {self.aggregate!r}") from None
+        if not self.every > 0:
+            raise UsageError("`VideoOptions.every` must be more than 0 seconds")
+        if not 0 <= self.scene_threshold <= 1:
+            raise UsageError("`VideoOptions.scene_threshold` must lie in [0, 1] (0: no scene detection)")
+        if self.top_frames < 1:
+            raise UsageError("`VideoOptions.top_frames` must be at least 1")
+        if self.max_segment < 0:
+            raise UsageError("`VideoOptions.max_segment` must be 0 (no limit) or more seconds")
+
+    @property
+    def sampling_key(self) -> str:
+        """What decides which frames are sampled (part of the embedding-cache key of a video's
+        frames; the aggregation is not: it re-runs on cached frames)."""
+        return f"every={self.every!r};scene={self.scene_threshold!r}"
+
+
 # --- building classifiers -------------------------------------------------------------------
 
 

@@ -44,6 +44,8 @@ FLAG_ALIASES = {
     "RayConfig.actors": "--actors", "RayConfig.object_store_memory": "--object-store-memory", "RayConfig.address": "--ray-address",
     "cache": "--cache-dir", "out": "--out", "labels": "--labels", "corpus": "--corpus", "format": "--format",
     "Selection.order": "--order", "ExtraTags.folders": "--folder-depth", "text": "QUERY",
+    "VideoOptions.every": "--every", "VideoOptions.scene_threshold": "--scene-threshold", "VideoOptions.aggregate": "--aggregate",
+    "VideoOptions.top_frames": "--top-frames", "VideoOptions.max_segment": "--max-segment",
 }
 _LIBRARY_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
 

@@ -41,6 +41,8 @@ from lzt.config import (
     Selection,
     TagOrder,
     TrainConfig,
+    VideoAggregate,
+    VideoOptions,
     XmpNaming,
     parse_label_list,
     read_renames,
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 
 _SCORING, _MAPPING, _INPUT, _DECODING = ScoringConfig(), MappingConfig(), InputConfig(), DecodeOptions()
 _LLM, _OUTPUT, _TRAINING, _SELECTION = LLMConfig(), OutputOptions(), TrainConfig(), Selection()
+_VIDEO = VideoOptions()
 
 # Choices that plugins can extend are enums made from the registries when the CLI is built. A
 # plugin that fails to load warns then, before any command runs: the warnings are kept and shown
@@ -194,6 +197,20 @@ class DecodingOptions:
 
     def config(self) -> DecodeOptions:
         return DecodeOptions(self.max_pixels, self.decode_timeout or None, self.decode)
+
+
+@dataclass
+class VideoSamplingOptions:
+    """Videos (mp4, mov, mkv, webm, avi; needs pip install 'lzt[video]')."""
+
+    every: Annotated[float, typer.Option("--every", min=0.001, help="Seconds between sampled frames (plus a frame at each scene change).")] = _VIDEO.every
+    scene_threshold: Annotated[float, typer.Option("--scene-threshold", min=0, max=1, help="A scene changes where small grey thumbnails 0.1 s apart differ by more than this on average (0-1); 0: no scene detection.")] = _VIDEO.scene_threshold
+    aggregate: Annotated[VideoAggregate, typer.Option("--aggregate", help="Frame scores -> video and segment scores, per label: max (the best frame) or top-mean (mean of the --top-frames best).")] = _VIDEO.aggregate
+    top_frames: Annotated[int, typer.Option("--top-frames", min=1, help="Frames averaged per label by --aggregate top-mean.")] = _VIDEO.top_frames
+    max_segment: Annotated[float, typer.Option("--max-segment", min=0, help="A segment ends at a scene change or after this many seconds (0: only at scene changes).")] = _VIDEO.max_segment
+
+    def config(self) -> VideoOptions:
+        return VideoOptions(self.every, self.scene_threshold, self.aggregate, self.top_frames, self.max_segment)
 
 
 @dataclass

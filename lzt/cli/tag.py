@@ -23,6 +23,7 @@ from lzt.cli.options import (
     Quiet,
     ScoringOptions,
     SelectionOptions,
+    VideoSamplingOptions,
     load_tagger,
     with_groups,
 )
@@ -85,7 +86,7 @@ def write_records(records: Iterable[Record], writer: Writer, ui: Ui) -> tuple[in
 )
 @with_groups
 def tag(
-    paths: Annotated[Optional[List[str]], typer.Argument(help="Image files and folders (searched recursively); with --out also .tar shards and s3://, gs://, file:// URIs.", show_default=False, callback=existing_paths)] = None,
+    paths: Annotated[Optional[List[str]], typer.Argument(help="Image, RAW and video files and folders (searched recursively); with --out also .tar shards and s3://, gs://, file:// URIs.", show_default=False, callback=existing_paths)] = None,
     classifier: Annotated[Optional[Path], typer.Option("--classifier", "-c", help="Classifier file made by `lzt build-classifier` (default: the built-in `everyday` classifier for --model, built once and cached).")] = None,
     *,
     selection: SelectionOptions,
@@ -93,6 +94,7 @@ def tag(
     output: OutputFormatOptions,
     decoding: DecodingOptions,
     discovery: DiscoveryOptions,
+    video: VideoSamplingOptions,
     scoring: ScoringOptions,
     input: InputOptions,
     cache: CacheOptions,
@@ -100,8 +102,8 @@ def tag(
     engine: EngineOptions,
     quiet: Quiet = False,
 ) -> int:
-    """Tag images: one JSON line per image on stdout (or caption/XMP files beside them), or
-    Parquet shards under --out (on Ray with --engine ray)."""
+    """Tag images, RAW photos and videos: one JSON line per file on stdout (or caption/XMP files
+    beside them), or Parquet shards of images under --out (on Ray with --engine ray)."""
     ui = Ui(quiet)
     paths = paths or []
     added = extra.config(selection.underscores)
@@ -119,7 +121,7 @@ def tag(
         writer = make_writer(output.format.value, output.config())
         records = tagger.tag(
             paths, selection.config(tagger.labels), batch_size=decoding.batch_size, workers=decoding.workers,
-            decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden,
+            decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden, video=video.config(),
         )
         done, skipped = write_records(add_extra_tags(records, added), writer, ui)
     ui.info(f"tagged {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))

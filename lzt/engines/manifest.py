@@ -22,12 +22,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from lzt.engines.store import Store, filesystem, is_uri, uri_of
 from lzt.errors import UsageError
-from lzt.tagging.discovery import DEFAULT_EXCLUDES, IMAGE_EXTENSIONS, discover
+from lzt.tagging.discovery import DEFAULT_EXCLUDES, MEDIA_EXTENSIONS, discover
 
 MANIFEST_DIR = "_lzt/manifest"
 COMPLETE = f"{MANIFEST_DIR}/_COMPLETE"
 TAR_SUFFIX = ".tar"
-SHARD_EXTENSIONS = IMAGE_EXTENSIONS | {TAR_SUFFIX}
+SHARD_EXTENSIONS = MEDIA_EXTENSIONS | {TAR_SUFFIX}  # videos are listed to get their error rows
 
 
 @dataclass(frozen=True)

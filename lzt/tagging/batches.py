@@ -22,6 +22,8 @@ from lzt.model import PreprocessSpec
 from lzt.tagging.cache import CachedEmbedding, EmbeddingCache, FileIdentity, content_hash
 from lzt.tagging.decoding import DecodeTimeout, decode_image, describe_error, read_batch_jpeg
 from lzt.tagging.jpeg import JpegInfo
+from lzt.tagging.raw import twin_position
+from lzt.tagging.video import is_video
 
 
 @dataclass
@@ -35,6 +37,10 @@ class ImageBatch:
     identities: dict[int, tuple[FileIdentity, str]] = field(default_factory=dict)
     # position -> (file bytes, headers): JPEGs left to the batched decoder (DecodeOptions.decoder)
     jpegs: dict[int, tuple[bytes, JpegInfo]] = field(default_factory=dict)
+    # positions of videos, left to the Tagger (their frames are sampled in the main process)
+    videos: list[int] = field(default_factory=list)
+    # RAW position -> its JPEG twin's position: the RAW takes the JPEG's tags, nothing is decoded
+    twins: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,20 @@ def decode_batch(
     paths: list[Path], spec: PreprocessSpec, options: DecodeOptions = DecodeOptions(), lookup: CacheLookup | None = None,
     batched_jpegs: bool = False,
 ) -> ImageBatch:
-    """Decode a batch's files (Pillow), or with `batched_jpegs` only read the JPEGs that the
-    batched decoder takes (ImageBatch.jpegs), leaving their decoding to the model's device."""
+    """Decode a batch's files (Pillow; RAWs through LibRaw), or with `batched_jpegs` only read
+    the JPEGs that the batched decoder takes (ImageBatch.jpegs), leaving their decoding to the
+    model's device. Videos and RAWs whose JPEG twin precedes them (and was readable so far)
+    are only marked (ImageBatch.videos, ImageBatch.twins)."""
     tensors, ok, errors, cached, identities, jpegs = [], [], {}, {}, {}, {}
+    videos, twins = [], {}
     for position, path in enumerate(paths):
+        if is_video(path):
+            videos.append(position)
+            continue
+        twin = twin_position(paths, position)
+        if twin is not None and twin not in errors:
+            twins[position] = twin
+            continue
         if lookup is not None:
             found, identity = lookup.find(path)
             if identity is not None:
@@ -96,7 +112,7 @@ def decode_batch(
             identities.pop(position, None)
     size = spec.image_size
     pixels = torch.stack(tensors) if tensors else torch.empty(0, 3, size, size, dtype=torch.uint8)
-    return ImageBatch(paths, pixels, ok, errors, cached, identities, jpegs)
+    return ImageBatch(paths, pixels, ok, errors, cached, identities, jpegs, videos, twins)
 
 
 def _worker_lookup(spec: CacheSpec | None) -> CacheLookup | None:

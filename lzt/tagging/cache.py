@@ -4,6 +4,9 @@ Two tables, both per encoder identity (model, weights, input size and resize mod
 - files: absolute path + size + mtime -> content hash. A stat() finds an unchanged file.
 - embeddings: content hash -> global (and local-token) embeddings, float16 bytes. A renamed or
   duplicated file is recognised by its hash and not encoded again.
+- videos: content hash + sampling settings -> the sampled frames' times and scene flags; each
+  frame's embeddings are rows of `embeddings` under `VIDEO_HASH#frame`. A video is recorded
+  last, after all its frames: one interrupted half-way is decoded again.
 Embeddings do not depend on the classifier, so changing the vocabulary keeps the cache valid.
 Rows are raw float16 arrays checked against their recorded shapes: nothing is unpickled.
 One writer (the main process), any number of readers (decode workers); each batch of writes is
@@ -13,6 +16,7 @@ one transaction, so a run killed at any moment leaves a consistent cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import time
@@ -36,6 +40,9 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS embeddings (
     sha256 TEXT NOT NULL, encoder TEXT NOT NULL, dim INTEGER NOT NULL, tokens INTEGER NOT NULL,
     global BLOB NOT NULL, local BLOB, PRIMARY KEY (sha256, encoder));
+CREATE TABLE IF NOT EXISTS videos (
+    sha256 TEXT NOT NULL, encoder TEXT NOT NULL, sampling TEXT NOT NULL, frames TEXT NOT NULL,
+    duration REAL NOT NULL, PRIMARY KEY (sha256, encoder, sampling));
 """
 
 
@@ -155,6 +162,68 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
                 [(ident.path, self.encoder_key, ident.size, ident.mtime_ns, sha) for ident, sha, _, _ in rows],
             )
+
+
+    # --- videos: sampled frames ------------------------------------------------------------------
+
+    def video(self, sha256: str, sampling: str, needs_local: bool) -> CachedVideo | None:
+        """A video's sampled frames (times, scene flags, embeddings) for these sampling
+        settings, or None when any part is missing (or lacks the per-patch embeddings needed)."""
+        row = self.db.execute(
+            "SELECT frames, duration FROM videos WHERE sha256=? AND encoder=? AND sampling=?", (sha256, self.encoder_key, sampling),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            frames = json.loads(row[0])
+            times = [float(t) for t, _ in frames]
+            scenes = [bool(s) for _, s in frames]
+        except (ValueError, TypeError):
+            return None  # a damaged row is a miss
+        embeddings = []
+        for index in range(len(times)):
+            found = self.embedding(frame_key(sha256, sampling, index))
+            if found is None or (needs_local and found.local_features is None):
+                return None
+            embeddings.append(found)
+        return CachedVideo(times, scenes, float(row[1]), embeddings)
+
+    def store_frames(self, sha256: str, sampling: str, first: int, global_features: torch.Tensor, local_features: torch.Tensor | None) -> None:
+        """Embeddings of frames `first`, `first + 1`... of a video (one transaction)."""
+        rows = [
+            (frame_key(sha256, sampling, first + n), self.encoder_key, global_features.shape[-1],
+             0 if local_features is None else local_features.shape[1], _to_blob(global_features[n]),
+             None if local_features is None else _to_blob(local_features[n]))
+            for n in range(global_features.shape[0])
+        ]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def store_video(self, identity: FileIdentity, sha256: str, sampling: str, times: list[float], scenes: list[bool], duration: float) -> None:
+        """Record a video whose frames are all stored, and its file's identity."""
+        frames = json.dumps([[round(t, 6), int(s)] for t, s in zip(times, scenes)])
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO videos VALUES (?, ?, ?, ?, ?)", (sha256, self.encoder_key, sampling, frames, duration))
+            self.db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                (identity.path, self.encoder_key, identity.size, identity.mtime_ns, sha256),
+            )
+
+
+@dataclass
+class CachedVideo:
+    """A video's sampled frames as stored: times (s), scene flags, duration, embeddings."""
+
+    times: list[float]
+    scenes: list[bool]
+    duration: float
+    frames: list[CachedEmbedding]
+
+
+def frame_key(sha256: str, sampling: str, index: int) -> str:
+    """The `embeddings` key of a video's sampled frame: its content hash, a digest of the
+    sampling settings, and the frame's index."""
+    return f"{sha256}#{hashlib.sha256(sampling.encode()).hexdigest()[:16]}#{index}"
 
 
 # --- a cache that never sinks a run -----------------------------------------------------------

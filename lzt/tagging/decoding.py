@@ -26,7 +26,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lzt.config import DecodeOptions
 from lzt.errors import InputError
 from lzt.model import PreprocessSpec
+from lzt.tagging.discovery import VIDEO_EXTENSIONS
 from lzt.tagging.jpeg import JpegInfo, decode_jpegs, parse_jpeg
+from lzt.tagging.raw import NotRaw, RawDecodeError, is_raw, open_raw
 
 EXIF_ORIENTATION = 0x0112
 
@@ -101,7 +103,7 @@ def _deadline(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """Refuse, with a clear reason, what is not a non-empty regular file. This runs before Pillow
     opens anything: opening a FIFO named `x.jpg` would block forever."""
     try:
@@ -249,13 +251,51 @@ def _open_upright_rgb(source: Path | BinaryIO, options: DecodeOptions, draft_siz
 
 
 def decode_image(path: Path, spec: PreprocessSpec, options: DecodeOptions = DecodeOptions()) -> torch.Tensor:
-    """A file -> uint8 (3, S, S) tensor, upright (EXIF), RGB. Raises on any unreadable file:
-    DecodeError for what lzt recognised (with the reason), DecodeTimeout past the deadline,
-    and whatever Pillow raises otherwise (see describe_error)."""
+    """A file -> uint8 (3, S, S) tensor, upright (EXIF), RGB; a RAW file from its embedded
+    preview (lzt.tagging.raw). Raises on any unreadable file: DecodeError for what lzt
+    recognised (with the reason), DecodeTimeout past the deadline, and whatever Pillow raises
+    otherwise (see describe_error). A video is refused: Tagger.tag samples its frames itself."""
     with _deadline(options.decode_timeout):
         path = Path(path)
-        _check_file(path)
-        return _model_input(_open_upright_rgb(path, options, spec.image_size * 2, path.name), spec)
+        _refuse_video(path.name)
+        check_file(path)
+        return _model_input(_open_any(path, options, spec, path.name), spec)
+
+
+def _refuse_video(name: str) -> None:
+    """Videos are tagged frame by frame by Tagger.tag; one-file decoders (the sharded engines')
+    give them this error record."""
+    if Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+        raise DecodeError("a video: videos are tagged by the local engine without shards (no `out`), not by the sharded engines")
+
+
+def _open_any(source: Path | BinaryIO, options: DecodeOptions, spec: PreprocessSpec, name: str) -> Image.Image:
+    """Upright RGB: a RAW through LibRaw, anything else (and a misnamed non-RAW) through Pillow."""
+    if is_raw(name):
+        try:
+            return open_raw(
+                source, spec.image_size, spec.image_size * 2,
+                lambda width, height: _check_pixels(width, height, options.max_pixels),
+            )
+        except NotRaw as exc:
+            try:  # a JPEG or TIFF saved with a RAW's name: Pillow may read it
+                return _open_upright_rgb(_rewound(source), options, spec.image_size * 2, name)
+            except (DecodeError, UnidentifiedImageError, OSError):
+                raise DecodeError("not an image (a text or HTML file)" if _looks_like_text(source) else str(exc)) from None
+        except RawDecodeError as exc:
+            raise DecodeError("not an image (a text or HTML file)" if _looks_like_text(source) else str(exc)) from None
+    return _open_upright_rgb(source, options, spec.image_size * 2, name)
+
+
+def _rewound(source: Path | BinaryIO) -> Path | BinaryIO:
+    if not isinstance(source, Path):
+        source.seek(0)
+    return source
+
+
+def _check_pixels(width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise _too_many_pixels(width, height, limit)
 
 
 def open_rgb(path: Path, options: DecodeOptions = DecodeOptions(), draft_size: int = 0) -> Image.Image:
@@ -265,7 +305,7 @@ def open_rgb(path: Path, options: DecodeOptions = DecodeOptions(), draft_size: i
     Thumbnails of the review page are made this way."""
     with _deadline(options.decode_timeout):
         path = Path(path)
-        _check_file(path)
+        check_file(path)
         return _open_upright_rgb(path, options, draft_size or 1 << 30, path.name)
 
 
@@ -280,7 +320,7 @@ def read_batch_jpeg(path: Path, options: DecodeOptions = DecodeOptions()) -> tup
         return None
     with _deadline(options.decode_timeout):
         path = Path(path)
-        _check_file(path)
+        check_file(path)
         data = path.read_bytes()
     return batch_jpeg_of(data, options)
 
@@ -339,9 +379,10 @@ def decode_image_bytes(data: bytes, spec: PreprocessSpec, options: DecodeOptions
     (3, S, S), with the same checks and errors as decode_image. `name` (the file name) only
     words the error for a HEIC file without the extra."""
     with _deadline(options.decode_timeout):
+        _refuse_video(name)
         if not data:
             raise DecodeError("empty file (0 bytes)")
-        return _model_input(_open_upright_rgb(io.BytesIO(data), options, spec.image_size * 2, name), spec)
+        return _model_input(_open_any(io.BytesIO(data), options, spec, name), spec)
 
 
 def _model_input(rgb: Image.Image, spec: PreprocessSpec) -> torch.Tensor:

@@ -1,16 +1,21 @@
-"""Finding image files: a deterministic, streamed walk that skips OS debris and never loops."""
+"""Finding image and video files: a deterministic, streamed walk that skips OS debris and never
+loops; a RAW with a same-name JPEG (its twin) comes right after that JPEG."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
+
+from lzt.tagging.raw import RAW_EXTENSIONS, is_twin, twins_together
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
      ".heic", ".heif", ".avif"}
-)
+) | RAW_EXTENSIONS
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi"})
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS  # what `lzt tag` searches folders for
 # OS debris and thumbnails that look like images but are not photos.
 DEFAULT_EXCLUDES = ("._*", ".DS_Store", "@eaDir", "#recycle", "Thumbs.db", "@__thumb")
 
@@ -35,7 +40,7 @@ def _walk(folder: Path, patterns: Sequence[str], hidden: bool, extensions: froze
     except OSError:
         yield folder  # decoding it reports why it cannot be read: one record, not silence
         return
-    for entry in entries:
+    for entry in _twins_together(entries):
         if (not hidden and entry.name.startswith(".")) or _excluded(entry.name, patterns):
             continue
         path = Path(entry.path)
@@ -47,6 +52,20 @@ def _walk(folder: Path, patterns: Sequence[str], hidden: bool, extensions: froze
             yield from _walk(path, patterns, hidden, extensions)
         elif path.suffix.lower() in extensions and not _is_linked_folder(entry):
             yield path
+
+
+def _twins_together(entries: list[os.DirEntry]) -> list[os.DirEntry]:
+    """Sorted entries, each RAW file moved right after its JPEG twin (lzt.tagging.raw);
+    folders and the other files keep their places."""
+    files = set()
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                files.add(entry.name)
+        except OSError:
+            continue
+    by_name = {entry.name: entry for entry in entries}
+    return [by_name[name] for name in twins_together(list(by_name), files)]
 
 
 def discover(
@@ -66,22 +85,34 @@ def discover(
             yield given
 
 
-def chunked(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
+def chunked(items: Iterable[Path], size: int, together: Callable[[Path, Path], bool] | None = None) -> Iterator[list[Path]]:
+    """Lists of `size` items; an item for which `together(previous, item)` holds joins its
+    predecessor's list even when that list is full (a RAW stays with its JPEG twin)."""
     chunk: list[Path] = []
     for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
+        if len(chunk) >= size and not (together is not None and together(chunk[-1], item)):
             yield chunk
             chunk = []
+        chunk.append(item)
     if chunk:
         yield chunk
+
+
+def _after_twin(previous: Path, path: Path) -> bool:
+    """`path` is a RAW twin of `previous` (a JPEG), or a second RAW twin of the same JPEG."""
+    return is_twin(previous, path) or (
+        previous.suffix.lower() in RAW_EXTENSIONS and path.suffix.lower() in RAW_EXTENSIONS
+        and previous.stem == path.stem and previous.parent == path.parent
+    )
 
 
 
 class PathBatches:
     """Re-iterable batches of discovered paths (each DataLoader worker walks the folders itself;
     walking is cheap next to decoding, and nothing has to be sent between processes). With
-    `search` False the paths are taken as they are, one file each (a dataset's file list)."""
+    `search` False the paths are taken as they are, one file each (a dataset's file list).
+    Folders are searched for images and videos (MEDIA_EXTENSIONS); a RAW twin never leaves its
+    JPEG's batch (a batch may then hold a file or two more than `batch_size`)."""
 
     def __init__(
         self, paths: Sequence[Path | str], batch_size: int, exclude: Sequence[str] = (), include_hidden: bool = False,
@@ -95,5 +126,5 @@ class PathBatches:
 
     def __iter__(self) -> Iterator[list[Path]]:
         if not self.search:
-            return chunked((Path(path) for path in self.paths), self.batch_size)
-        return chunked(discover(self.paths, self.exclude, self.include_hidden), self.batch_size)
+            return chunked((Path(path) for path in self.paths), self.batch_size, _after_twin)
+        return chunked(discover(self.paths, self.exclude, self.include_hidden, MEDIA_EXTENSIONS), self.batch_size, _after_twin)

@@ -14,7 +14,7 @@ import sqlite3
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generator, Iterable, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,19 +22,20 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lzt.classifier import Classifier, default_classifier, load_classifier
-from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, ScoringConfig, Selection
+from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, ScoringConfig, Selection, VideoOptions
 from lzt.errors import InputError, UsageError, warn
 from lzt.model import ClipEncoder, InputConfig, load_encoder
 from lzt.model.loading import PRETRAINED_ENV
 from lzt.progress import Progress, logger, no_progress
-from lzt.record import Record
+from lzt.record import Record, Segment
 from lzt.tagging.batches import ImageBatch, default_workers, iter_batches
-from lzt.tagging.cache import EmbeddingCache, failure_reason, open_cache
-from lzt.tagging.decoding import decode_jpeg_rows, merge_rows, prepare_image
+from lzt.tagging.cache import CachedVideo, EmbeddingCache, FileIdentity, content_hash, failure_reason, open_cache
+from lzt.tagging.decoding import DecodeError, DecodeTimeout, check_file, decode_jpeg_rows, describe_error, merge_rows, prepare_image
 from lzt.tagging.discovery import PathBatches
 from lzt.tagging.overlap import DeviceOverlap
 from lzt.tagging.scoring import Scorer
 from lzt.tagging.selection import select_tags, tags_from_top, top_scores
+from lzt.tagging.video import FrameSampler, VideoDecodeError, VideoSummary, prefetched
 
 
 @dataclass
@@ -162,11 +163,14 @@ class Tagger:
         include_hidden: bool = False,
         keep_scores: bool = False,
         calibrate: bool = True,
+        video: VideoOptions = VideoOptions(),
     ) -> Generator[Record, None, None]:
-        """One Record per image file under `paths` (files and folders, searched recursively in a
-        sorted, deterministic order), streamed in that order with bounded memory. A file that
-        cannot be read (missing, broken, not an image) gets a record with its `error`; the run
-        goes on.
+        """One Record per image or video file under `paths` (files and folders, searched
+        recursively in a sorted, deterministic order), streamed in that order with bounded
+        memory. A file that cannot be read (missing, broken, not an image) gets a record with its
+        `error`; the run goes on. RAW files are tagged from their embedded previews, and a RAW
+        beside a same-name JPEG (its twin, listed right after it) takes that JPEG's tags
+        (Record.tagged_from); videos are tagged as `tag_video` does (`video`: its options).
 
         workers: decoding processes (None: one per core, at most 16; 0: decode in this process).
         exclude: glob patterns of file or folder names to skip (not labels: see
@@ -174,7 +178,7 @@ class Tagger:
         keep_scores: attach every label's score to each record (Record.scores).
         calibrate: False gives scores before calibration (for calibrating a whole set at once)."""
         batches = PathBatches(_path_list(paths), _checked_batch_size(batch_size), exclude, include_hidden)
-        return self._run(batches, selection, workers, decoding, keep_scores, calibrate)
+        return self._run(batches, selection, workers, decoding, keep_scores, calibrate, video)
 
     def tag_files(
         self,
@@ -186,18 +190,20 @@ class Tagger:
         decoding: DecodeOptions = DecodeOptions(),
         keep_scores: bool = False,
         calibrate: bool = True,
+        video: VideoOptions = VideoOptions(),
     ) -> Generator[Record, None, None]:
         """Like `tag`, for a list of files taken as given (a dataset, a manifest): exactly one
         record per entry, in order, nothing searched or skipped (a folder is an error record)."""
         batches = PathBatches(_path_list(files), _checked_batch_size(batch_size), search=False)
-        return self._run(batches, selection, workers, decoding, keep_scores, calibrate)
+        return self._run(batches, selection, workers, decoding, keep_scores, calibrate, video)
 
     def _run(
         self, path_batches: PathBatches, selection: Selection, workers: int | None, decoding: DecodeOptions,
-        keep_scores: bool, calibrate: bool,
+        keep_scores: bool, calibrate: bool, video: VideoOptions,
     ) -> Generator[Record, None, None]:
         selection.check(self.labels)
-        run = self._records(self._batches(path_batches, workers, decoding), selection, keep_scores, calibrate, decoding)
+        batches = self._batches(path_batches, workers, decoding)
+        run = self._records(batches, selection, keep_scores, calibrate, decoding, _VideoRun(video, path_batches.batch_size))
         self._runs.add(run)
         return run
 
@@ -254,7 +260,7 @@ class Tagger:
 
     def _records(
         self, batches: Generator[ImageBatch, None, None], selection: Selection, keep_scores: bool, calibrate: bool,
-        decoding: DecodeOptions,
+        decoding: DecodeOptions, videos: _VideoRun,
     ) -> Generator[Record, None, None]:
         # One batch in flight: batch n+1 is decoded and queued on the device before the host
         # waits for batch n's results, so on CUDA the device never idles while the host builds
@@ -265,10 +271,10 @@ class Tagger:
             for batch in batches:
                 launched = self._launch(batch, selection, keep_scores, calibrate, decoding, overlap)
                 if pending is not None:
-                    yield from self._collect(pending, selection)
+                    yield from self._collect(pending, selection, keep_scores, calibrate, decoding, videos)
                 pending = launched
             if pending is not None:
-                yield from self._collect(pending, selection)
+                yield from self._collect(pending, selection, keep_scores, calibrate, decoding, videos)
         finally:
             batches.close()
 
@@ -299,8 +305,13 @@ class Tagger:
         launched.done = overlap.mark()
         return launched
 
-    def _collect(self, launched: _Launched, selection: Selection) -> list[Record]:
-        """Wait for a launched batch alone, store its new embeddings, and make its records."""
+    def _collect(
+        self, launched: _Launched, selection: Selection, keep_scores: bool, calibrate: bool, decoding: DecodeOptions,
+        videos: _VideoRun,
+    ) -> Iterator[Record]:
+        """Wait for a launched batch alone, store its new embeddings, and yield its records: a
+        RAW twin's from its JPEG's, a video's by tagging it when its turn comes (tag_video), so
+        that the records before it are out first."""
         DeviceOverlap.wait(launched.done)
         batch, positions = launched.batch, launched.positions
         tags: dict[int, list[tuple[str, float]]] = {}
@@ -312,11 +323,17 @@ class Tagger:
         if launched.to_store is not None:
             store_positions, store_global, store_local = launched.to_store
             self._store([(*batch.identities[p], store_global[n], store_local[n]) for n, p in enumerate(store_positions)])
-        return [
-            Record(path, error=batch.errors[position]) if position in batch.errors
-            else Record(path, tags=tags[position], scores=all_scores.get(position))
-            for position, path in enumerate(batch.paths)
-        ]
+        for position, path in enumerate(batch.paths):
+            if position in batch.errors:
+                yield Record(path, error=batch.errors[position])
+            elif position in batch.twins:
+                yield _twin_record(batch, position, tags, all_scores)
+            elif position in batch.videos:  # its frames go through the same encoder now, in batches of its own
+                yield self._video_record(
+                    path, selection, videos.options, videos.batch_size, decoding, keep_scores=keep_scores, calibrate=calibrate,
+                )
+            else:
+                yield Record(path, tags=tags[position], scores=all_scores.get(position))
 
     def _decode_jpegs(self, batch: ImageBatch, decoding: DecodeOptions, overlap: DeviceOverlap) -> None:
         """The batch's JPEGs left to the batched decoder, decoded on this tagger's device (on its
@@ -357,6 +374,114 @@ class Tagger:
         tokens = [t for t in rows_local if t is not None]
         local = torch.stack(tokens) if self._scorer.local and len(tokens) == len(rows_local) else None
         return positions, torch.stack(rows_global), local, rows_local
+
+    # --- videos -----------------------------------------------------------------------------
+
+    def tag_video(
+        self,
+        path: str | os.PathLike,
+        selection: Selection = Selection(),
+        *,
+        video: VideoOptions = VideoOptions(),
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        decoding: DecodeOptions = DecodeOptions(),
+        keep_scores: bool = False,
+        calibrate: bool = True,
+    ) -> Record:
+        """One Record for a video file (mp4, mov, mkv, webm, avi; the `video` extra): frames
+        sampled every `video.every` seconds and at scene changes, decoded at reduced size on a
+        thread of their own and encoded in batches of `batch_size`; the video's tags aggregate
+        the frames' scores (`video.aggregate`), and `segments` (from one scene change to the
+        next, at most `video.max_segment` long) carry their own tags and times. Memory stays
+        bounded whatever the video's length. With the embedding cache, the sampled frames'
+        embeddings are stored, and a re-run (even with other aggregation or segment settings,
+        or another classifier) decodes nothing. A video that cannot be read (truncated, no
+        video stream, no decoder for its codec, stalled for `decoding.decode_timeout`
+        seconds) is a record with its `error`. `keep_scores`: the video's aggregated scores."""
+        selection.check(self.labels)
+        return self._video_record(
+            Path(os.fsdecode(path)), selection, video, _checked_batch_size(batch_size), decoding, keep_scores=keep_scores,
+            calibrate=calibrate,
+        )
+
+    def _video_record(
+        self, path: Path, selection: Selection, video: VideoOptions, batch_size: int, decoding: DecodeOptions, *,
+        keep_scores: bool, calibrate: bool,
+    ) -> Record:
+        try:
+            scores, segments = self._video_scores(path, video, batch_size, decoding, calibrate)
+        except VideoDecodeError as exc:  # this video's own failure
+            return Record(path, error=str(exc))
+        except (DecodeError, DecodeTimeout, OSError) as exc:  # not a readable file
+            return Record(path, error=describe_error(exc))
+        tags = select_tags(scores[None], self.labels, selection)[0]
+        segment_tags = select_tags(torch.stack([s for _, _, s in segments]), self.labels, selection)
+        return Record(
+            path, tags=tags, scores=scores.float().cpu() if keep_scores else None,
+            segments=[Segment(start, end, chosen) for (start, end, _), chosen in zip(segments, segment_tags)],
+        )
+
+    def _video_scores(
+        self, path: Path, video: VideoOptions, batch_size: int, decoding: DecodeOptions, calibrate: bool,
+    ) -> tuple[torch.Tensor, list[tuple[float, float, torch.Tensor]]]:
+        """The video's aggregated scores (C,) and its segments, from the cache or by decoding."""
+        check_file(path)
+        summary = VideoSummary(video)
+        key = self._video_key(path)
+        cached = self._cached_video(key[1], video) if key is not None else None
+        if cached is not None:
+            for start in range(0, len(cached.times), batch_size):
+                frames = cached.frames[start : start + batch_size]
+                global_features = torch.stack([f.global_features for f in frames]).to(self.device)
+                local = [f.local_features for f in frames if f.local_features is not None]
+                tokens = torch.stack(local).to(self.device) if self._scorer.local and len(local) == len(frames) else None
+                scores = self._scorer.score(global_features, tokens, calibrated=calibrate)
+                summary.add(cached.times[start : start + batch_size], cached.scenes[start : start + batch_size], scores)
+            return summary.finish(cached.duration)
+        sampler = FrameSampler(path, self.encoder.preprocess, video, decoding, chunk=batch_size)
+        times: list[float] = []
+        scenes: list[bool] = []
+        for chunk in prefetched(sampler, decoding.decode_timeout):
+            global_features, tokens = self._scorer.embed(chunk.pixels)
+            summary.add(chunk.times, chunk.scenes, self._scorer.score(global_features, tokens, calibrated=calibrate))
+            if key is not None and self._cache is not None:
+                self._cache_write(self._cache.store_frames, key[1], video.sampling_key, len(times), global_features.cpu(),
+                                  None if tokens is None else tokens.cpu())
+            times.extend(chunk.times)
+            scenes.extend(chunk.scenes)
+        duration = sampler.duration or 0.0
+        if key is not None and self._cache is not None:
+            self._cache_write(self._cache.store_video, key[0], key[1], video.sampling_key, times, scenes, duration)
+        return summary.finish(duration)
+
+    def _video_key(self, path: Path) -> tuple[FileIdentity, str] | None:
+        """(identity, content hash) of a video when the cache is on (hashed once per version of
+        the file; the files table remembers it)."""
+        if self._cache is None:
+            return None
+        try:
+            identity = FileIdentity.of(path)
+            if identity is None:
+                return None
+            return identity, self._cache.hash_for(identity) or content_hash(path)
+        except (OSError, sqlite3.Error):
+            return None  # decoding reports what is wrong with the file; the cache is optional
+
+    def _cached_video(self, sha: str, video: VideoOptions) -> CachedVideo | None:
+        if self._cache is None:
+            return None
+        try:
+            return self._cache.video(sha, video.sampling_key, self._scorer.local)
+        except sqlite3.Error:
+            return None
+
+    def _cache_write(self, write: Callable[..., None], *args: object) -> None:
+        try:
+            write(*args)
+        except (sqlite3.Error, OSError) as exc:  # as _store: the cache is optional
+            if self._cache is not None:
+                warn(f"the embedding cache {self._cache.path} stopped working ({failure_reason(exc)}); tagging goes on without it")
+            self._close_cache()
 
     def _store(self, rows: list) -> None:
         if self._cache is None or not rows:
@@ -456,6 +581,24 @@ class Tagger:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class _VideoRun:
+    """How the videos met by a `tag` run are tagged."""
+
+    options: VideoOptions
+    batch_size: int
+
+
+def _twin_record(batch: ImageBatch, position: int, tags: dict[int, list[tuple[str, float]]], scores: dict[int, torch.Tensor]) -> Record:
+    """A RAW's record from its JPEG twin's: the same tags (and scores), or why it has none."""
+    twin = batch.twins[position]
+    path = batch.paths[position]
+    if twin in tags:
+        return Record(path, tags=list(tags[twin]), scores=scores.get(twin), tagged_from=batch.paths[twin])
+    reason = batch.errors.get(twin, "not tagged")
+    return Record(path, error=f"its JPEG twin {batch.paths[twin].name} could not be read ({reason})")
 
 
 def _path_list(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
