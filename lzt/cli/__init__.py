@@ -5,7 +5,7 @@ Each command parses its options into the library's config objects, calls the lib
 
 from __future__ import annotations
 
-from lzt.cli import build, calibrate, dataset, evaluate, export, generate, labels, models, tag  # noqa: F401  (register the commands)
+from lzt.cli import build, calibrate, corpus, dataset, evaluate, export, generate, labels, models, tag  # noqa: F401  (register the commands)
 from lzt.cli.app import app
 
 
