@@ -91,6 +91,10 @@ _LAZY = {
     # caption habits, stats, search
     "add_extra_tags": "lzt.output.extra", "tag_stats": "lzt.output.stats", "TagStats": "lzt.output.stats",
     "FolderStats": "lzt.output.stats", "search": "lzt.tagging.search", "SearchResult": "lzt.tagging.search", "Match": "lzt.tagging.search",
+    # per-label knowledge, composed sentences, the plausibility filter, corpus checks
+    "load_knowledge": "lzt.vocab.knowledge", "Knowledge": "lzt.vocab.knowledge", "LabelKnowledge": "lzt.vocab.knowledge",
+    "SentenceComposer": "lzt.text.compose", "PlausibilityFilter": "lzt.text.plausibility",
+    "check_corpus": "lzt.text.check", "CorpusCheck": "lzt.text.check",
 }
 
 __all__ = [
@@ -102,6 +106,7 @@ __all__ = [
     # building classifiers
     "build_classifier", "load_classifier", "save_classifier", "Classifier", "TrainConfig", "BuildReport",
     "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary", "read_translations", "translated_names",
+    "load_knowledge", "Knowledge", "LabelKnowledge", "SentenceComposer", "PlausibilityFilter", "check_corpus", "CorpusCheck",
     # models
     "load_encoder", "ClipEncoder",
     # evaluation
@@ -166,6 +171,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.tagging.selection import select_tags
     from lzt.tagging.tagger import Embeddings, Tagger
     from lzt.text.backends.base import register_backend
+    from lzt.text.check import CorpusCheck, check_corpus
+    from lzt.text.compose import SentenceComposer
     from lzt.text.corpus import GenerationStats
     from lzt.text.generate import generate_corpus
+    from lzt.text.plausibility import PlausibilityFilter
+    from lzt.vocab.knowledge import Knowledge, LabelKnowledge, load_knowledge
     from lzt.vocab.vocabulary import Vocabulary, load_vocabulary

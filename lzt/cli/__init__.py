@@ -9,6 +9,7 @@ from lzt.cli import (  # noqa: F401  (register the commands)
     adapt,
     build,
     calibrate,
+    corpus,
     dataset,
     evaluate,
     export,

@@ -6,7 +6,8 @@ A corpus file is append-only JSON Lines. The first line is a header naming what 
      "model": "...", "prompt": "..."}
 `labels` are the labels the sentence really mentions (may differ from `requested`); a line with
 no labels is a dropped sentence (`sentence` may be null), kept so that a resumed run does not
-ask for it again. Top-up rounds for labels short of verified sentences add a plan line
+ask for it again; a line with `"rejected": [reasons]` (and no labels) is an LLM sentence the
+plausibility filter (lzt.text.plausibility) turned away. Top-up rounds for labels short of verified sentences add a plan line
     {"topup": 1, "sets": [["cat", "dog"], ["tv monitor"], ...]}
 before their outcome lines, whose "set"/"request" are strings ("t1.0", "t1.1", ...) so that
 they never collide with the sampled sets of a later, larger run.
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 import queue
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,8 +30,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 from lzt.errors import LztError
 from lzt.text.backends.base import BackendShape, SentenceBackend
 from lzt.text.mentions import MentionMatcher
-from lzt.text.sampling import sample_label_sets, topup_label_sets
+from lzt.text.plausibility import PlausibilityFilter
+from lzt.text.sampling import SAMPLING_ID, CooccurrenceSampler, topup_label_sets
 from lzt.vocab import Label, Vocabulary
+from lzt.vocab.knowledge import Knowledge, load_knowledge
 
 CORPUS_FORMAT = "lzt-corpus"
 TOPUP_ROUNDS = 3  # a label the model never names stops costing requests after this many
@@ -57,7 +61,8 @@ class GenerationStats:
     already_done: int = 0
     written: int = 0
     verified: int = 0
-    dropped: int = 0
+    dropped: int = 0  # the sentence mentions no label (or there was none)
+    rejected: int = 0  # it mentions labels, but the plausibility filter turned it away
     requests: int = 0
     failed_requests: int = 0
     topup_sets: int = 0
@@ -68,8 +73,8 @@ class GenerationStats:
 
     @property
     def drop_rate(self) -> float:
-        """Dropped sentences (no label mentioned) over all sentences of this run."""
-        return self.dropped / max(1, self.verified + self.dropped)
+        """Dropped and rejected sentences over all sentences of this run."""
+        return (self.dropped + self.rejected) / max(1, self.verified + self.dropped + self.rejected)
 
     @property
     def done(self) -> int:
@@ -90,6 +95,9 @@ class CorpusPlan:
     sets: list[list[int]]
     sets_per_request: int
     header: dict = field(default_factory=dict)
+    knowledge: Knowledge | None = None  # what drew the sets; the template writer composes from it
+    plausibility: PlausibilityFilter | None = None  # judges LLM sentences; None: verification only
+    sampler: CooccurrenceSampler | None = None  # draws top-up sets too
 
     def requests(self) -> list[list[int]]:
         """Set indices per request."""
@@ -98,10 +106,15 @@ class CorpusPlan:
 
 
 def plan_corpus(
-    vocabulary: Vocabulary, sentences: int, seed: int, min_per_label: int, backend: SentenceBackend | BackendShape
+    vocabulary: Vocabulary, sentences: int, seed: int, min_per_label: int, backend: SentenceBackend | BackendShape,
+    knowledge: Knowledge | None = None, plausibility: PlausibilityFilter | None = None,
 ) -> CorpusPlan:
-    """The label sets a corpus of `sentences` sets (raised for coverage) asks `backend` for."""
-    sets = sample_label_sets(len(vocabulary), sentences, seed, min_per_label)
+    """The label sets a corpus of `sentences` sets (raised for coverage) asks `backend` for,
+    drawn with the co-occurrences of `knowledge` (None: the vocabulary's own, lzt.vocab.knowledge).
+    plausibility: the filter LLM sentences must pass (None: verification only)."""
+    knowledge = knowledge if knowledge is not None else load_knowledge(vocabulary)
+    sampler = CooccurrenceSampler(knowledge, seed)
+    sets = sampler.sets(sentences, min_per_label)
     header = {
         "format": CORPUS_FORMAT,
         "version": 1,
@@ -112,10 +125,13 @@ def plan_corpus(
         "sets_per_request": backend.sets_per_request,
         "model": backend.name,
         "prompt": backend.prompt_id,
+        "sampling": SAMPLING_ID,
+        "knowledge": knowledge.digest(),
+        "filter": plausibility.id if plausibility is not None else None,
         # The vocabulary itself, so that building from this file needs no separate vocabulary.
         "label_names": [[label.name, *label.synonyms] for label in vocabulary.labels],
     }
-    return CorpusPlan(vocabulary, sets, backend.sets_per_request, header)
+    return CorpusPlan(vocabulary, sets, backend.sets_per_request, header, knowledge, plausibility, sampler)
 
 
 def corpus_vocabulary(path: Path) -> Vocabulary:
@@ -153,7 +169,7 @@ def _read_lines(path: Path) -> tuple[dict | None, list[dict], int]:
 
 
 def _same_corpus(existing: dict, header: dict) -> bool:
-    keys = ("vocabulary", "seed", "min_per_label", "sets_per_request", "model", "prompt")
+    keys = ("vocabulary", "seed", "min_per_label", "sets_per_request", "model", "prompt", "sampling", "knowledge", "filter")
     return all(existing.get(k) == header.get(k) for k in keys)
 
 
@@ -189,7 +205,7 @@ class _CorpusFile:
             raise LztError(f"{self.path} exists and is not an lzt corpus; choose another `out`")
         if not _same_corpus(header, plan.header):
             raise LztError(
-                f"{self.path} was generated with other settings (vocabulary, seed, model or prompt); "
+                f"{self.path} was generated with other settings (vocabulary, seed, model, prompt, knowledge or filter); "
                 "use another `out`, or delete it to start over"
             )
         if truncate_torn_tail and valid_end < self.path.stat().st_size:
@@ -265,6 +281,8 @@ class _Generation:
         self.concurrency = max(1, concurrency)
         self.on_progress = on_progress or (lambda stats: None)
         self.matcher = MentionMatcher(plan.vocabulary)
+        # The template writer's sentences are composed from the knowledge: only LLM prose is judged.
+        self.judge = plan.plausibility if getattr(backend, "judged", True) else None
 
     def records(self, request: _Request, sentences: Sequence[str | None]) -> list[dict]:
         records = []
@@ -272,12 +290,17 @@ class _Generation:
             if set_id in self.corpus.done:
                 continue  # a request rerun because only part of it reached the disk
             labels = self.matcher.labels(sentence) if sentence else []
-            self.stats.verified += bool(labels)
-            self.stats.dropped += not labels
-            records.append({
-                "set": set_id, "request": request.key, "sentence": sentence, "labels": labels,
+            rejected = self.judge.reasons(sentence) if labels and sentence and self.judge is not None else []
+            record = {
+                "set": set_id, "request": request.key, "sentence": sentence, "labels": [] if rejected else labels,
                 "requested": list(requested), "model": self.backend.name, "prompt": self.backend.prompt_id,
-            })
+            }
+            if rejected:
+                record["rejected"] = rejected
+            self.stats.verified += bool(labels) and not rejected
+            self.stats.dropped += not labels
+            self.stats.rejected += bool(rejected)
+            records.append(record)
         return records
 
     def run(self, requests: list[_Request]) -> None:
@@ -325,7 +348,7 @@ class _Generation:
         for round_ in range(1, TOPUP_ROUNDS + 1):
             sets = self.corpus.topup_rounds.get(round_)
             if sets is None:
-                indices = topup_label_sets(self.corpus.label_counts, min_per_label, seed, round_)
+                indices = topup_label_sets(self.corpus.label_counts, min_per_label, seed, round_, sampler=self.plan.sampler)
                 if not indices:
                     return
                 sets = [[names[j] for j in s] for s in indices]
@@ -351,7 +374,7 @@ def corpus_is_complete(plan: CorpusPlan, path: Path) -> bool:
     for round_ in range(1, TOPUP_ROUNDS + 1):
         sets = corpus.topup_rounds.get(round_)
         if sets is None:
-            return not topup_label_sets(corpus.label_counts, min_per_label, seed, round_)
+            return not topup_label_sets(corpus.label_counts, min_per_label, seed, round_, sampler=plan.sampler)
         if any(f"t{round_}.{i}" not in corpus.done for i in range(len(sets))):
             return False
     return True
@@ -369,6 +392,7 @@ def write_corpus(
     `min_per_label` verified sentences. Safe to interrupt at any point and run again: no
     request whose lines are on disk is asked again, and no line is written twice."""
     path = Path(path)
+    use_knowledge(backend, plan)
     corpus = _CorpusFile(path, plan)
     try:
         done_in_plan = sum(1 for i in range(len(plan.sets)) if i in corpus.done)
@@ -398,7 +422,7 @@ def read_corpus(path: Path, vocabulary: Vocabulary) -> list[CorpusEntry]:
     entries = []
     for record in records:
         sentence = record.get("sentence")
-        if sentence:
+        if sentence and not record.get("rejected"):
             labels = matcher.labels(sentence)  # the vocabulary may have gained synonyms since
             if labels:
                 entries.append(CorpusEntry(sentence, labels))
@@ -409,6 +433,7 @@ def read_corpus(path: Path, vocabulary: Vocabulary) -> list[CorpusEntry]:
 
 def entries_from_backend(plan: CorpusPlan, backend: SentenceBackend) -> Iterator[CorpusEntry]:
     """In-memory generation for backends that cost nothing (template): no file involved."""
+    use_knowledge(backend, plan)
     matcher = MentionMatcher(plan.vocabulary)
     names = plan.vocabulary.names
     for request in plan.requests():
@@ -417,6 +442,43 @@ def entries_from_backend(plan: CorpusPlan, backend: SentenceBackend) -> Iterator
             labels = matcher.labels(sentence) if sentence else []
             if sentence and labels:
                 yield CorpusEntry(sentence, labels)
+
+
+def balanced_subset(entries: Sequence[CorpusEntry], vocabulary: Vocabulary, budget: int, seed: int = 0) -> list[CorpusEntry]:
+    """At most `budget` entries chosen so that the rarest labels keep as many sentences as
+    possible: passes over the entries in a seeded order, the n-th pass taking an entry when one
+    of its labels has fewer than n sentences so far. The entries keep their corpus order."""
+    if len(entries) <= budget:
+        return list(entries)
+    index = vocabulary.index()
+    order = list(range(len(entries)))
+    random.Random(f"{seed}|balanced-subset").shuffle(order)
+    counts = [0] * len(vocabulary)
+    taken: set[int] = set()
+    cap = 0
+    while len(taken) < budget:
+        cap += 1
+        before = len(taken)
+        for i in order:
+            if i in taken:
+                continue
+            labels = [index[name] for name in entries[i].labels if name in index]
+            if any(counts[j] < cap for j in labels):
+                taken.add(i)
+                for j in labels:
+                    counts[j] += 1
+                if len(taken) >= budget:
+                    break
+        if len(taken) == before:
+            break
+    return [entries[i] for i in sorted(taken)]
+
+
+def use_knowledge(backend: SentenceBackend, plan: CorpusPlan) -> None:
+    """Hand the plan's knowledge to a backend that composes from it (the template writer)."""
+    bind = getattr(backend, "use_knowledge", None)
+    if bind is not None and plan.knowledge is not None:
+        bind(plan.knowledge)
 
 
 def corpus_digest(entries: Iterable[CorpusEntry]) -> str:

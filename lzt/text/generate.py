@@ -14,7 +14,16 @@ from typing import Callable, Sequence
 from lzt.errors import warn
 from lzt.files import user_cache_dir
 from lzt.progress import Progress, logger, no_progress
-from lzt.text.backends import BackendShape, LLMConfig, backend_kind, backend_shape, concurrency, create_backend, writes_without_llm
+from lzt.text.backends import (
+    BackendShape,
+    LLMConfig,
+    SentenceBackend,
+    backend_kind,
+    backend_shape,
+    concurrency,
+    create_backend,
+    writes_without_llm,
+)
 from lzt.text.corpus import (
     CorpusEntry,
     CorpusPlan,
@@ -25,7 +34,9 @@ from lzt.text.corpus import (
     read_corpus,
     write_corpus,
 )
+from lzt.text.plausibility import PlausibilityFilter
 from lzt.vocab import Vocabulary, load_vocabulary
+from lzt.vocab.knowledge import Knowledge, load_knowledge
 
 DEFAULT_SENTENCES = 2000
 DEFAULT_MIN_PER_LABEL = 5
@@ -45,22 +56,26 @@ def generate_corpus(
     sentences: int = DEFAULT_SENTENCES,
     min_per_label: int = DEFAULT_MIN_PER_LABEL,
     seed: int = 0,
+    knowledge: str | Path | Knowledge | None = None,
     on_progress: Callable[[GenerationStats], None] | None = None,
 ) -> GenerationStats:
     """Write (or resume) a verified corpus file for a vocabulary.
 
-    Label sets are sampled like CoMC (1 to 5 labels each, every label in at least
-    `min_per_label` sets, so `sentences` is raised for big vocabularies); the writer of `llm`
-    writes one sentence per set; each sentence keeps the labels it really mentions; labels short
-    of `min_per_label` verified sentences get top-up rounds. Interrupt it at any point and call
-    it again: it asks only for what `out` does not hold yet. A finished file makes no request and
-    starts no model (`GenerationStats.complete_before`)."""
+    Label sets are drawn like CoMC's (1 to 5 labels each, every label in at least
+    `min_per_label` sets, so `sentences` is raised for big vocabularies) with the co-occurrences
+    of the vocabulary's knowledge (`knowledge`: a knowledge file or a `Knowledge`; None: the file
+    beside the vocabulary, else guessed from the names); the writer of `llm` writes one sentence
+    per set; each sentence keeps the labels it really mentions, and an LLM's sentence must also
+    pass the plausibility filter (lzt.text.plausibility); labels short of `min_per_label`
+    verified sentences get top-up rounds. Interrupt it at any point and call it again: it asks
+    only for what `out` does not hold yet. A finished file makes no request and starts no model
+    (`GenerationStats.complete_before`)."""
     vocabulary = load_vocabulary(labels)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)  # before a model server is started for nothing
     # The shape is what the backend will be (name, prompt, batch size): the plan made from it is
     # the backend's own, known before a model server is started for a finished file.
-    plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend_shape(llm))
+    plan = _plan(vocabulary, sentences, seed, min_per_label, llm, backend_shape(llm), knowledge)
     if corpus_is_complete(plan, out):
         return GenerationStats(requested_sets=len(plan.sets), already_done=len(plan.sets), complete_before=True)
     backend = create_backend(llm, seed)
@@ -71,6 +86,24 @@ def generate_corpus(
         backend.close()
     _warn_short_labels(stats, min_per_label)
     return stats
+
+
+def corpus_knowledge(vocabulary: Vocabulary, knowledge: str | Path | Knowledge | None = None) -> Knowledge:
+    """The knowledge a corpus of this vocabulary is drawn and judged with (see generate_corpus)."""
+    if isinstance(knowledge, Knowledge):
+        return knowledge
+    return load_knowledge(vocabulary, knowledge)
+
+
+def _plan(
+    vocabulary: Vocabulary, sentences: int, seed: int, min_per_label: int, llm: LLMConfig,
+    shape: BackendShape | SentenceBackend, knowledge: str | Path | Knowledge | None,
+) -> CorpusPlan:
+    """The plan, with the plausibility filter for writers that are LLMs."""
+    known = corpus_knowledge(vocabulary, knowledge)
+    # Every writer's sentences are judged except those composed from the knowledge itself.
+    judge = PlausibilityFilter(known) if getattr(backend_kind(llm.kind), "judged", True) else None
+    return plan_corpus(vocabulary, sentences, seed, min_per_label, shape, known, judge)
 
 
 def _warn_short_labels(stats: GenerationStats, min_per_label: int) -> None:
@@ -106,7 +139,7 @@ def plan_requests(
     kind = backend_kind(llm.kind)
     prompt = kind.prompt(llm)
     per_request = kind.sets_per_request(llm)
-    plan = plan_corpus(vocabulary, sentences, seed, min_per_label, BackendShape(kind.name, prompt.id if prompt else "", per_request))
+    plan = _plan(vocabulary, sentences, seed, min_per_label, llm, BackendShape(kind.name, prompt.id if prompt else "", per_request), None)
     if prompt is None:
         return RequestEstimate(len(vocabulary), len(plan.sets), 0, per_request, None, 0, 0)
     names = vocabulary.names
@@ -140,13 +173,13 @@ def obtain_corpus(
     if writes_without_llm(llm):  # costs nothing: generated in memory every time
         backend = create_backend(llm, seed)
         try:
-            plan = plan_corpus(vocabulary, sentences, seed, min_per_label, backend)
+            plan = _plan(vocabulary, sentences, seed, min_per_label, llm, backend, None)
             info = {"source": backend.name, "prompt": backend.prompt_id, "seed": seed, "label_sets": len(plan.sets)}
             return list(entries_from_backend(plan, backend)), info
         finally:
             backend.close()
     shape = backend_shape(llm)
-    plan = plan_corpus(vocabulary, sentences, seed, min_per_label, shape)
+    plan = _plan(vocabulary, sentences, seed, min_per_label, llm, shape, None)
     if len(plan.sets) > sentences:
         logger.info(f"{len(plan.sets)} label sets (raised from {sentences} so every label appears {min_per_label}+ times)")
     path = _cached_corpus_path(plan)
@@ -184,8 +217,9 @@ def summary(stats: GenerationStats, path: Path) -> str:
     if stats.complete_before:
         return f"{path} is complete ({stats.requested_sets} label sets and their top-up); nothing to do"
     topup = f", {stats.topup_sets} of them top-up sets" if stats.topup_sets else ""
+    rejected = f", {stats.rejected} rejected by the plausibility filter" if stats.rejected else ""
     return (
         f"{path}: {stats.already_done} label sets were already done; this run wrote {stats.written}{topup} "
-        f"in {stats.requests} requests and {stats.seconds:.1f}s: {stats.verified} verified, {stats.dropped} dropped "
+        f"in {stats.requests} requests and {stats.seconds:.1f}s: {stats.verified} verified, {stats.dropped} dropped{rejected} "
         f"(drop rate {stats.drop_rate:.1%}); the corpus holds {stats.corpus_verified} verified sentences"
     )

@@ -20,6 +20,8 @@ UNCHANGED_PLURALS = frozenset({
     "sheep", "deer", "fish", "moose", "bison", "aircraft", "people", "scissors",
     "skis", "glasses", "jeans", "pants", "shorts", "luggage", "cattle", "broccoli",
     "salmon", "shrimp", "squid", "series", "species", "trousers", "clothes",
+    "sunglasses", "goggles", "binoculars", "headphones", "earphones", "pliers", "tongs", "pajamas", "pyjamas",
+    "leggings", "tights", "overalls",
 })
 _O_ES = {"tomato", "potato", "hero", "echo", "torpedo", "veto", "mosquito", "volcano", "domino", "tornado"}
 _MAN_EXCEPTIONS = {"human", "german", "shaman", "talisman", "caiman", "ottoman"}
@@ -66,11 +68,35 @@ def surface_forms(label: Label) -> set[str]:
     return forms
 
 
+# Spelling is not sound: "a uniform", "a one-way street", "an hour", "an honest man".
+_CONSONANT_SOUND = re.compile(r"^(?:uni(?!n)|unanim|use|usu|uti|ute|ure|ura|uku|ubiq|uto|eu|ewe|one\b|once|ouija)", re.IGNORECASE)
+_VOWEL_SOUND = re.compile(r"^(?:hour|honest|honou?r|heir)", re.IGNORECASE)
+# Letters said as letters ("an X-ray", "an LED lamp", "a UFO"): those whose name starts with a vowel sound.
+_VOWEL_LETTERS = set("aefhilmnorsx")
+
+
+def indefinite(word: str) -> str:
+    """`a` or `an` for the word that follows it, by sound: an apple, a uniform, an hour, an X-ray."""
+    word = word.strip()
+    if not word:
+        return "a"
+    first = re.split(r"[\s\-]", word, maxsplit=1)[0]
+    if len(first) > 1 and first.isupper() and first.isalpha():  # an acronym, spelled letter by letter
+        return "an" if first[0].lower() in _VOWEL_LETTERS else "a"
+    if len(first) == 1 and first.isalpha():  # "an x-ray", "a t-shirt"
+        return "an" if first.lower() in _VOWEL_LETTERS else "a"
+    if _VOWEL_SOUND.match(word):
+        return "an"
+    if _CONSONANT_SOUND.match(word):
+        return "a"
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def article(noun: str) -> str:
     """`a`/`an` phrase for a singular noun, `some` for nouns that are already plural."""
     if noun.lower().split(" ")[-1] in UNCHANGED_PLURALS and noun.lower().endswith("s"):
         return f"some {noun}"
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+    return f"{indefinite(noun)} {noun}"
 
 
 def join_phrases(phrases: Sequence[str]) -> str:

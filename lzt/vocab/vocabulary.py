@@ -4,6 +4,7 @@ File syntax (documented in the README):
     # a comment              (also after a label: `dog  # pets`)
     dog                      a label
     tv: television, tv monitor   a label with synonyms
+    beach: seaside [scene]   a label with its kind (see lzt.vocab.kinds), for the template writer
 Blank lines are ignored. Label names and synonyms are compared case-insensitively; a name or
 synonym used twice is an error naming both lines.
 """
@@ -20,11 +21,17 @@ import numpy as np
 from lzt.errors import LztError, UsageError
 from lzt.files import read_lines, read_text, resource_dir
 
+# The kinds of label the knowledge of a vocabulary knows (lzt.vocab.knowledge); a vocabulary line
+# may name one in brackets at its end: `beach: seaside [scene]`.
+KINDS = ("object", "animal", "person", "food", "plant", "vehicle", "scene", "activity", "event", "weather", "style", "material")
+_KIND = re.compile(r"\[\s*([A-Za-z]+)\s*\]\s*$")
+
 
 @dataclass(frozen=True)
 class Label:
     name: str
     synonyms: tuple[str, ...] = ()
+    kind: str | None = None  # given in the vocabulary file (`[scene]`); None: guessed when needed
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -58,19 +65,35 @@ class LabelLine:
     raw: str
     name: str
     synonyms: tuple[str, ...]
+    kind: str | None = None
 
 _SPACES = re.compile(r"\s+")
 
 def _clean(term: str) -> str:
     return _SPACES.sub(" ", term.strip())
 
+def split_kind(text: str) -> tuple[str, str | None]:
+    """`seaside [scene]` -> (`seaside`, `scene`); text without a bracketed kind -> (text, None).
+    The kind is lower-cased but not checked here (the vocabulary parser checks it)."""
+    match = _KIND.search(text)
+    if match is None:
+        return text, None
+    return text[: match.start()].rstrip(), match.group(1).lower()
+
+
+def _label_line(number: int, raw: str, name: str, value: str | None) -> LabelLine:
+    kind = None
+    if value is not None:
+        value, kind = split_kind(value)
+    else:
+        name, kind = split_kind(name)
+    synonyms = tuple(_clean(s) for s in value.split(",")) if value else ()  # `dog:` has none
+    return LabelLine(number, raw, _clean(name), synonyms, kind)
+
+
 def label_lines(text: str) -> list[LabelLine]:
     """Every label line of a vocabulary text, without any check (the checker reports them all)."""
-    return [
-        LabelLine(line.number, line.raw, _clean(line.name),
-                  tuple(_clean(s) for s in line.value.split(",")) if line.value else ())  # `dog:` has none
-        for line in read_lines(text)
-    ]
+    return [_label_line(line.number, line.raw, line.name, line.value) for line in read_lines(text)]
 
 def parse_vocabulary(text: str, source: str = "<text>") -> Vocabulary:
     return _vocabulary(label_lines(text), source)
@@ -84,12 +107,14 @@ def _vocabulary(lines: Sequence[LabelLine], source: str) -> Vocabulary:
             raise LztError(f"{source}:{line.number}: empty label name in {line.raw!r}")
         if any(not s for s in line.synonyms):
             raise LztError(f"{source}:{line.number}: empty synonym in {line.raw!r}")
+        if line.kind is not None and line.kind not in KINDS:
+            raise LztError(f"{source}:{line.number}: unknown kind [{line.kind}] in {line.raw!r} (kinds: {', '.join(KINDS)})")
         for term in (line.name, *line.synonyms):
             key = term.lower()
             if key in seen:
                 raise LztError(f"{source}:{line.number}: {term!r} is a duplicate of line {seen[key]}")
             seen[key] = line.number
-        labels.append(Label(line.name, line.synonyms))
+        labels.append(Label(line.name, line.synonyms, line.kind))
     if not labels:
         raise LztError(f"{source}: the vocabulary holds no labels")
     return Vocabulary(tuple(labels), source)
@@ -123,12 +148,11 @@ def load_vocabulary(spec: str | Path | Sequence[str] | Vocabulary) -> Vocabulary
     items = list(spec)
     if not all(isinstance(item, str) for item in items):
         raise UsageError("`labels` must be a set name, a file, or a list of label strings")
-    # Items are names (or `name: synonym, ...`), never comments: a `#` in one is part of it.
+    # Items are names (or `name: synonym, ... [kind]`), never comments: a `#` in one is part of it.
     lines = []
     for number, item in enumerate(items, start=1):
         name, sep, synonyms = item.partition(":")
-        lines.append(LabelLine(number, item, _clean(name),
-                               tuple(_clean(s) for s in synonyms.split(",")) if sep and synonyms.strip() else ()))
+        lines.append(_label_line(number, item, name.strip(), synonyms.strip() if sep else None))
     return _vocabulary(lines, "<list>")
 
 def multi_hot(label_lists: Iterable[Iterable[str]], names: Sequence[str]) -> np.ndarray:

@@ -132,14 +132,17 @@ def test_a_larger_run_extends_the_file(tmp_path: Path) -> None:
 def test_topup_fills_labels_short_of_verified_sentences(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     class ShyWriter(ScriptedWriter):
-        """Names "sheep" only when it leads the label set, as top-up sets do."""
+        """Names "sheep" only once the plan's sets are all asked, that is in top-up sets."""
+
+        quiet_for = 0
 
         def sentence(self, labels: Sequence[str]) -> str:
-            said = [label for i, label in enumerate(labels) if label != "sheep" or i == 0]
-            return f"A photo of {' and '.join(said)}."
+            said = [label for label in labels if label != "sheep" or len(self.asked) > self.quiet_for]
+            return f"A photo of {' and '.join(said)}." if said else "An empty field."
 
     writer = ShyWriter(sets_per_request=4)
     plan = plan_corpus(VOC, 30, seed=8, min_per_label=3, backend=writer)
+    writer.quiet_for = len(plan.sets)
     stats = write_corpus(plan, writer, path)
     counts = Counter(label for r in outcome_lines(path) for label in r["labels"])
     assert all(counts[name] >= 3 for name in VOC.names), counts
@@ -151,6 +154,7 @@ def test_topup_fills_labels_short_of_verified_sentences(tmp_path: Path) -> None:
     assert len(topup_rows) == stats.topup_sets
     assert corpus_is_complete(plan, path)
     again = ShyWriter(sets_per_request=4)
+    again.quiet_for = len(plan.sets)
     write_corpus(plan, again, path)
     assert again.asked == []  # a finished corpus costs nothing
 

@@ -7,6 +7,11 @@ label sets one request carries, so that retries, resume and cost estimates stay 
 A kind of backend (`template`, `openai`, `local`, or a plugin's) registers a BackendKind: how to
 describe the backend without starting it (`shape`, for plans, dry runs and finished corpora) and
 how to create it. Plugins register from an entry point in the `lzt.backends` group.
+
+Optional: a backend with a `use_knowledge(knowledge)` method is handed the vocabulary's knowledge
+before it writes (the template writer composes from it); a kind and backend with `judged = False`
+are not checked by the plausibility filter (only the template writer, whose sentences come from
+the knowledge itself; every LLM's are judged).
 """
 
 from __future__ import annotations
