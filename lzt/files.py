@@ -7,7 +7,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from lzt.errors import LztError
 
@@ -64,6 +64,26 @@ def read_text(path: Path, what: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LztError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def nonblank_lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file's non-blank lines (JSON Lines readers share it);
+    a file that cannot be read is an LztError naming it."""
+    for number, line in enumerate(read_text(path, what).splitlines(), start=1):
+        if line.strip():
+            yield number, line
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_sqlite(path: Path, what: str) -> bool:
+    """Whether a file starts as an SQLite database does (a review.db, not JSON Lines)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError as exc:
+        raise LztError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
 
 
 def read_pairs(path: Path, what: str) -> list[Line]:

@@ -29,19 +29,16 @@ from typing import Callable, Iterator, Sequence
 
 from lzt.adapt.evidence import PhotoLabels
 from lzt.errors import LztError, UsageError
-from lzt.files import read_text
+from lzt.files import is_sqlite, nonblank_lines
 from lzt.vocab import Vocabulary
 
 DECISIONS = ("accept", "reject")
 UNANNOTATED = ("negative", "ignore")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _rows(path: Path, what: str) -> Iterator[tuple[int, dict]]:
     """(line number, object) of each non-blank line; a line that is not a JSON object is an error."""
-    for number, line in enumerate(read_text(path, what).splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in nonblank_lines(path, what):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -147,12 +144,7 @@ def detect_source(path: str | Path) -> str:
         return "keywords"
     if not path.is_file():
         raise LztError(f"no evidence file or folder at {path}")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise LztError(f"cannot read evidence file {path}: {exc}") from exc
-    if head == _SQLITE_MAGIC:
+    if is_sqlite(path, "evidence file"):
         return "review"
     for _, row in _rows(path, "evidence file"):
         if "file" in row and "labels" in row:

@@ -22,7 +22,7 @@ from typing import IO, Iterable, Iterator
 
 from lzt.config import OnExisting, OutputOptions
 from lzt.errors import LztError, UsageError
-from lzt.files import atomic_write
+from lzt.files import atomic_write, is_sqlite, nonblank_lines
 from lzt.output.base import WriteError
 from lzt.output.captions import CaptionWriter, split_caption
 from lzt.output.xmp import XmpWriter
@@ -199,28 +199,14 @@ def read_decisions(source: str | Path) -> list[Decision]:
     """Decisions from a review database or from its JSON Lines export (`export_decisions`).
     A line that is not a decision is an LztError naming the file and line."""
     path = Path(source)
-    if _is_sqlite(path):
+    if is_sqlite(path, "decisions in"):
         with ReviewStore(path, create=False) as review:
             return list(review.decisions())
     return list(_decision_lines(path))
 
 
-def _is_sqlite(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(16) == b"SQLite format 3\x00"
-    except OSError as exc:
-        raise LztError(f"cannot read decisions from {path}: {exc.strerror or exc}") from exc
-
-
 def _decision_lines(path: Path) -> Iterator[Decision]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LztError(f"cannot read decisions from {path}: {exc}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in nonblank_lines(path, "decisions in"):
         try:
             row = json.loads(line)
             if not (isinstance(row, dict) and isinstance(row.get("path"), str) and isinstance(row.get("label"), str)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, Selection
-from lzt.errors import LztError, UsageError
+from lzt.errors import UsageError
+from lzt.files import nonblank_lines
 from lzt.review.store import ReviewItem, Tags
 
 if TYPE_CHECKING:
@@ -121,13 +122,7 @@ def read_tags_file(
 
 
 def _rows(path: Path, on_warning: Callable[[str], None] | None) -> Iterator[tuple[Path, dict[str, Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LztError(f"cannot read the tags file {path}: {exc}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in nonblank_lines(path, "the tags file"):
         try:
             row = json.loads(line)
             _check_row(row)
