@@ -60,6 +60,9 @@ class Classifier:
     # What adapted these weights to confirmed photos (lzt.adapt), oldest first; empty for a
     # classifier trained on text alone. Each record names the classifier it started from.
     adaptations: list[dict] = field(default_factory=list)
+    # Each label's parents in the vocabulary's keyword tree, root first (`owl`: animals, birds),
+    # for hierarchical XMP keywords; only labels that have parents. Empty for a flat vocabulary.
+    parents: dict[str, list[str]] = field(default_factory=dict)
     # How the build went (timings); set by build_classifier, never written to the file.
     report: BuildReport | None = field(default=None, compare=False, repr=False)
 
@@ -90,6 +93,8 @@ class Classifier:
             manifest["activation"] = self.activation
         if self.adaptations:  # absent from text-trained files, whose checksums stay as they were
             manifest["adaptations"] = self.adaptations
+        if self.parents:  # absent from flat vocabularies' files, whose checksums stay as they were
+            manifest["parents"] = self.parents
         return manifest
 
     def signed_manifest(self) -> dict:
@@ -164,9 +169,19 @@ def load_classifier(path: str | Path) -> Classifier:
         lzt_version=manifest.get("lzt_version", "?"),
         activation=manifest.get("activation"),
         adaptations=list(manifest.get("adaptations", [])),
+        parents=_parents(manifest.get("parents", {}), path),
     )
     _check_shapes(classifier, path)
     return classifier
+
+
+def _parents(value: object, path: Path) -> dict[str, list[str]]:
+    """The manifest's keyword tree: label -> a list of non-empty parent names."""
+    if not isinstance(value, dict) or not all(
+        isinstance(parents, list) and all(isinstance(p, str) and p for p in parents) for parents in value.values()
+    ):
+        raise ClassifierFileError(f"{path}: its `parents` are not lists of names")
+    return {str(label): list(parents) for label, parents in value.items()}
 
 
 def _check_shapes(classifier: Classifier, path: Path) -> None:

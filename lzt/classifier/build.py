@@ -75,6 +75,7 @@ def train_on_corpus(
         corpus={**(corpus_info or {}), "sentences": len(entries), "sha256": corpus_digest(entries)},
         report=BuildReport(len(sentences), len(template_texts), encode_seconds, train_seconds),
         activation=encoder.activation,
+        parents={name: list(parents) for name, parents in vocabulary.parents().items()},
     )
 
 

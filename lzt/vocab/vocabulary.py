@@ -5,8 +5,13 @@ File syntax (documented in the README):
     dog                      a label
     tv: television, tv monitor   a label with synonyms
     beach: seaside [scene]   a label with its kind (see lzt.vocab.kinds), for the template writer
-Blank lines are ignored. Label names and synonyms are compared case-insensitively; a name or
-synonym used twice is an error naming both lines.
+    [animals|birds]          a section: the labels below sit under animals > birds
+    owl                      ... so owl's keyword path is animals|birds|owl
+    raptors|eagle: erne      a path of its own, inside the section: animals|birds|raptors|eagle
+    []                       back to the top level
+Blank lines are ignored. Parents are keyword-tree nodes (XMP hierarchies), not labels: only
+labels are scored. Label names and synonyms are compared case-insensitively; a name or synonym
+used twice is an error naming both lines.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Label:
     name: str
     synonyms: tuple[str, ...] = ()
     kind: str | None = None  # given in the vocabulary file (`[scene]`); None: guessed when needed
+    parents: tuple[str, ...] = ()  # its place in a keyword tree, root first (`animals`, `birds`)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -57,6 +63,10 @@ class Vocabulary:
         """Label name -> its position (its score column)."""
         return {label.name: i for i, label in enumerate(self.labels)}
 
+    def parents(self) -> dict[str, tuple[str, ...]]:
+        """Label name -> its parents, root first, for the labels that sit in a keyword tree."""
+        return {label.name: label.parents for label in self.labels if label.parents}
+
 @dataclass(frozen=True)
 class LabelLine:
     """A vocabulary line as written: its number, the name and the synonyms (not yet checked)."""
@@ -66,6 +76,7 @@ class LabelLine:
     name: str
     synonyms: tuple[str, ...]
     kind: str | None = None
+    parents: tuple[str, ...] = ()  # the section's path, then the line's own (`birds|owl`)
 
 _SPACES = re.compile(r"\s+")
 
@@ -81,19 +92,45 @@ def split_kind(text: str) -> tuple[str, str | None]:
     return text[: match.start()].rstrip(), match.group(1).lower()
 
 
-def _label_line(number: int, raw: str, name: str, value: str | None) -> LabelLine:
+PATH_SEPARATOR = "|"  # between the nodes of a keyword path, as in Lightroom's lr:hierarchicalSubject
+
+
+def split_path(text: str) -> tuple[str, ...]:
+    """`animals | birds` -> (`animals`, `birds`); an empty node stays empty (the parser rejects it)."""
+    return tuple(_clean(node) for node in text.split(PATH_SEPARATOR)) if text.strip() else ()
+
+
+def _label_line(number: int, raw: str, name: str, value: str | None, section: tuple[str, ...] = ()) -> LabelLine:
     kind = None
     if value is not None:
         value, kind = split_kind(value)
     else:
         name, kind = split_kind(name)
     synonyms = tuple(_clean(s) for s in value.split(",")) if value else ()  # `dog:` has none
-    return LabelLine(number, raw, _clean(name), synonyms, kind)
+    *own, leaf = split_path(name) or ("",)
+    return LabelLine(number, raw, _clean(leaf), synonyms, kind, (*section, *own))
+
+
+def section_header(raw: str) -> tuple[str, ...] | None:
+    """The path of a section header line (`[animals|birds]`), `()` for `[]`; None for other lines."""
+    content = raw.split("#", 1)[0].strip()
+    if not (content.startswith("[") and content.endswith("]")):
+        return None
+    return split_path(content[1:-1])
 
 
 def label_lines(text: str) -> list[LabelLine]:
-    """Every label line of a vocabulary text, without any check (the checker reports them all)."""
-    return [_label_line(line.number, line.raw, line.name, line.value) for line in read_lines(text)]
+    """Every label line of a vocabulary text, with the parents its section and its own path give,
+    without any check (the checker reports them all)."""
+    lines: list[LabelLine] = []
+    section: tuple[str, ...] = ()
+    for line in read_lines(text):
+        header = section_header(line.raw)
+        if header is not None:
+            section = header
+        else:
+            lines.append(_label_line(line.number, line.raw, line.name, line.value, section))
+    return lines
 
 def parse_vocabulary(text: str, source: str = "<text>") -> Vocabulary:
     return _vocabulary(label_lines(text), source)
@@ -107,6 +144,9 @@ def _vocabulary(lines: Sequence[LabelLine], source: str) -> Vocabulary:
             raise LztError(f"{source}:{line.number}: empty label name in {line.raw!r}")
         if any(not s for s in line.synonyms):
             raise LztError(f"{source}:{line.number}: empty synonym in {line.raw!r}")
+        if any(not node for node in line.parents):
+            path = PATH_SEPARATOR.join((*line.parents, line.name))
+            raise LztError(f"{source}:{line.number}: empty parent in the keyword path {path!r} of {line.raw!r} (a path is `animals|birds|owl`)")
         if line.kind is not None and line.kind not in KINDS:
             raise LztError(f"{source}:{line.number}: unknown kind [{line.kind}] in {line.raw!r} (kinds: {', '.join(KINDS)})")
         for term in (line.name, *line.synonyms):
@@ -114,7 +154,7 @@ def _vocabulary(lines: Sequence[LabelLine], source: str) -> Vocabulary:
             if key in seen:
                 raise LztError(f"{source}:{line.number}: {term!r} is a duplicate of line {seen[key]}")
             seen[key] = line.number
-        labels.append(Label(line.name, line.synonyms, line.kind))
+        labels.append(Label(line.name, line.synonyms, line.kind, line.parents))
     if not labels:
         raise LztError(f"{source}: the vocabulary holds no labels")
     return Vocabulary(tuple(labels), source)
