@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -395,16 +396,48 @@ class XmpNaming(str, Enum):
 
 
 @dataclass(frozen=True)
+class KeywordTree:
+    """Where the keywords a run writes sit in a keyword tree: keyword -> its parents, root first
+    (`owl`: animals, birds), in the names written out. Keywords it does not list (trigger words,
+    folder tags, labels of a flat vocabulary) sit at the top."""
+
+    parents: typing.Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def path(self, keyword: str) -> tuple[str, ...]:
+        """(`animals`, `birds`, `owl`) for `owl`; (`dog`,) for a keyword at the top."""
+        return (*self.parents.get(keyword, ()), keyword)
+
+
+def keyword_tree(
+    parents: typing.Mapping[str, Sequence[str]], selection: Selection | None = None, parent_names: typing.Mapping[str, str] | None = None
+) -> KeywordTree:
+    """A classifier's tree (label -> parents, `Classifier.parents`) in the names a run writes:
+    labels by `selection.output_name`, parents by `parent_names` (their names in another
+    language, lzt.vocab.translations.translated_parents) in the selection's style."""
+    selection = selection or Selection()
+    names = parent_names or {}
+    return KeywordTree({
+        selection.output_name(label): tuple(style_name(names.get(p, p), selection.underscores) for p in path)
+        for label, path in parents.items()
+    })
+
+
+@dataclass(frozen=True)
 class OutputOptions:
     """stream: where stream formats print (default: sys.stdout when the writer is made);
     caption_ext: extension of caption files; on_existing: see OnExisting; xmp_naming: see
-    XmpNaming; xmp_parent: parent of XMP hierarchical keywords (`lzt|dog`; empty: plain `dog`)."""
+    XmpNaming; xmp_parent: a parent above every hierarchical XMP keyword (`lzt` gives
+    `lzt|animals|dog`; empty, the default: `animals|dog`); tree: where each keyword sits in the
+    vocabulary's keyword tree (KeywordTree); with_parents: XMP dc:subject also lists each
+    keyword's parents (`dog`, `animals`: Lightroom's "export containing keywords")."""
 
     stream: TextIO | None = field(default=None, compare=False)
     caption_ext: str = ".txt"
     on_existing: OnExisting = OnExisting.overwrite
     xmp_naming: XmpNaming = XmpNaming.full
-    xmp_parent: str = "lzt"
+    xmp_parent: str = ""
+    tree: KeywordTree = field(default_factory=KeywordTree)
+    with_parents: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "on_existing", OnExisting(self.on_existing))

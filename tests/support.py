@@ -146,13 +146,28 @@ EXISTING_SIDECAR = """<?xpacket begin='\ufeff' id='W5M0MpCehiHzreSzNTczkc9d'?>
 
 def exiftool_keywords(*sidecars: Path) -> list[dict]:
     out = subprocess.run(
-        [EXIFTOOL, "-j", "-XMP:Subject", "-XMP:HierarchicalSubject", "-XMP:Rating", "-XMP:Title",
+        [EXIFTOOL, "-j", "-XMP:Subject", "-XMP:HierarchicalSubject", "-XMP-digiKam:TagsList", "-XMP:Rating", "-XMP:Title",
          "-XMP-acme:all", *map(str, sidecars)],
         capture_output=True, text=True, check=True,
     ).stdout
     rows = json.loads(out)
     for row in rows:  # ExifTool gives a single keyword as a string, several as a list
-        for key in ("Subject", "HierarchicalSubject"):
+        for key in ("Subject", "HierarchicalSubject", "TagsList"):
             value = row.get(key, [])
-            row[key] = value if isinstance(value, list) else [value]
+            row[key] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
     return rows
+
+
+def exiv2_properties(sidecar: Path) -> dict[str, tuple[str, list[str]]]:
+    """Every XMP property of a sidecar as libexiv2 (the library digiKam and darktable read XMP
+    with) reads it, through its Python binding: key (`Xmp.lr.hierarchicalSubject`) -> (array
+    type, values)."""
+    import exiv2
+
+    image = exiv2.ImageFactory.open(str(sidecar))
+    image.readMetadata()
+    properties = {}
+    for datum in image.xmpData():
+        value = datum.value()
+        properties[datum.key()] = (datum.typeName(), [value.toString(i) for i in range(datum.count())])
+    return properties

@@ -23,6 +23,7 @@ from lzt.cli.options import (
 from lzt.cli.tag import existing_paths
 from lzt.cli.ui import State, Ui, console
 from lzt.config import DEFAULT_MIN_POSITIVES, KeywordSource, OutputOptions
+from lzt.output.xmp import REVIEW_PARENT
 
 _OUTPUT = OutputOptions()
 
@@ -43,7 +44,7 @@ def calibrate(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Thresholds file to write (default: stdout), for `lzt tag --thresholds`.")] = None,
     min_positives: Annotated[int, typer.Option("--min-positives", min=1, help="Labels on fewer keyworded photos get the pooled-F1 fallback threshold.")] = DEFAULT_MIN_POSITIVES,
     caption_ext: Annotated[str, typer.Option("--caption-ext", help="Extension of caption files (--from txt).")] = _OUTPUT.caption_ext,
-    xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="Parent of lzt's own hierarchical keywords (lzt|dog), which are not evidence.")] = _OUTPUT.xmp_parent,
+    xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="Parent under which lzt wrote hierarchical keywords (`lzt tag --xmp-parent`, `lzt apply`'s markers); entries under it are not evidence.")] = REVIEW_PARENT,
     discovery: DiscoveryOptions,
     decoding: DecodingOptions,
     scoring: ScoringOptions,

@@ -273,10 +273,11 @@ class OutputFormatOptions:
     caption_ext: Annotated[str, typer.Option("--caption-ext", help="Extension of caption files (--format txt).")] = _OUTPUT.caption_ext
     on_existing: Annotated[OnExisting, typer.Option("--on-existing", help="When a caption/sidecar exists: skip, overwrite, or append (merge without duplicates).")] = _OUTPUT.on_existing
     xmp_naming: Annotated[XmpNaming, typer.Option("--xmp-naming", help="Sidecar names (--format xmp): full (photo.jpg.xmp: darktable, digiKam) or stem (photo.xmp: Lightroom).")] = _OUTPUT.xmp_naming
-    xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="Parent of the hierarchical keywords (lzt|dog); empty for plain keywords.")] = _OUTPUT.xmp_parent
+    xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="A parent above every hierarchical XMP keyword (lzt: lzt|animals|dog); by default none: the vocabulary's own tree (animals|dog).")] = _OUTPUT.xmp_parent
+    with_parents: Annotated[bool, typer.Option("--with-parents", help="XMP dc:subject also lists each keyword's parents in the vocabulary's tree (dog, animals), as Lightroom's `export containing keywords` does.")] = False
 
     def config(self) -> OutputOptions:
-        return OutputOptions(None, self.caption_ext, self.on_existing, self.xmp_naming, self.xmp_parent)
+        return OutputOptions(None, self.caption_ext, self.on_existing, self.xmp_naming, self.xmp_parent, with_parents=self.with_parents)
 
 
 class Engine(str, Enum):

@@ -28,6 +28,7 @@ from lzt.cli.options import (
 )
 from lzt.cli.ui import Ui, console
 from lzt.config import OnExisting, OutputOptions, XmpNaming
+from lzt.output.xmp import REVIEW_PARENT
 
 if TYPE_CHECKING:
     from lzt.review import AddReport, ReviewItem, ReviewStore
@@ -54,7 +55,7 @@ class ApplyOptions:
     caption_ext: Annotated[str, typer.Option("--caption-ext", help="Extension of caption files (--format txt).")] = _OUTPUT.caption_ext
     on_existing: Annotated[OnExisting, typer.Option("--on-existing", help="overwrite: lzt's keywords become the review's outcome (others' stay); append: remove only what was rejected; skip: leave existing files alone.")] = _OUTPUT.on_existing
     xmp_naming: Annotated[XmpNaming, typer.Option("--xmp-naming", help="Sidecar names: full (photo.jpg.xmp) or stem (photo.xmp).")] = _OUTPUT.xmp_naming
-    xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="Parent of the markers (lzt|reviewed|dog, lzt|auto|cat); empty for reviewed|dog.")] = _OUTPUT.xmp_parent
+    xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="Parent of the markers (lzt|reviewed|dog, lzt|auto|cat); empty for reviewed|dog.")] = REVIEW_PARENT
     reviewed_only: Annotated[bool, typer.Option("--reviewed-only", help="Write accepted tags only, not the automatic tags nobody decided about.")] = False
     all_photos: Annotated[bool, typer.Option("--all-photos", help="Also write photos without any decision (their automatic tags, marked auto).")] = False
 

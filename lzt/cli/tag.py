@@ -118,9 +118,10 @@ def tag(
     if any("://" in path for path in paths):
         raise typer.BadParameter("URIs (s3://, gs://, file://) are read by the sharded engines: add --out DIR", param_hint="PATHS")
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
-        writer = make_writer(output.format.value, output.config())
+        chosen = selection.config(tagger.labels)
+        writer = make_writer(output.format.value, replace(output.config(), tree=tagger.keyword_tree(chosen, selection.lang)))
         records = tagger.tag(
-            paths, selection.config(tagger.labels), batch_size=decoding.batch_size, workers=decoding.workers,
+            paths, chosen, batch_size=decoding.batch_size, workers=decoding.workers,
             decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden, video=video.config(),
         )
         done, skipped = write_records(add_extra_tags(records, added), writer, ui)
@@ -180,7 +181,7 @@ def rescore_command(
     with load_tagger(classifier, model, scoring, InputOptions(), CacheOptions(no_cache=True), ui.progress) as tagger:
         chosen = selection.config(tagger.labels)
         if engine.out is None and engine.engine is Engine.local:
-            writer = make_writer(output.format.value, output.config())
+            writer = make_writer(output.format.value, replace(output.config(), tree=tagger.keyword_tree(chosen, selection.lang)))
             source = engine.from_embeddings or ""
             records = rescore(source, tagger, chosen)
             if not get_format(output.format.value).stream:  # captions, sidecars: beside the files themselves

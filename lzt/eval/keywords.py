@@ -25,6 +25,7 @@ from lzt.output.xmp import (
     ADDED_HIERARCHICAL,
     ADDED_KEYWORDS,
     HIERARCHICAL,
+    REVIEW_PARENT,
     SUBJECT,
     Sidecar,
     property_items,
@@ -52,7 +53,7 @@ class KeywordLabels:
 
 def read_keyword_labels(
     paths: Iterable[str | Path], labels: Sequence[str] | Vocabulary, *, source: KeywordSource | str = KeywordSource.xmp,
-    caption_ext: str = OutputOptions().caption_ext, xmp_parent: str = OutputOptions().xmp_parent, exclude: Sequence[str] = (),
+    caption_ext: str = OutputOptions().caption_ext, xmp_parent: str = REVIEW_PARENT, exclude: Sequence[str] = (),
     include_hidden: bool = False, on_unreadable: Callable[[Path, str], None] | None = None,
 ) -> KeywordLabels:
     """The photos under `paths` that carry keywords, labelled by the keywords that match
@@ -113,6 +114,9 @@ def _caption_keywords(image: Path, caption_ext: str) -> list[str]:
     return [term.strip() for term in data.decode("utf-8", errors="replace").replace("\n", ",").split(",") if term.strip()]
 
 
+DARKTABLE_TAGS = "darktable|"
+
+
 def _sidecar_keywords(image: Path, parent: str) -> list[str]:
     """dc:subject and the parts of lr:hierarchicalSubject entries (`Animals|Dog`: both) of the
     sidecars of both namings, without what lzt recorded as its own."""
@@ -132,6 +136,8 @@ def _sidecar_keywords(image: Path, parent: str) -> list[str]:
         for entry in property_items(sidecar, HIERARCHICAL):
             if entry.lower() in added_hierarchical or (parent and entry.lower().startswith(f"{parent.lower()}|")):
                 continue
+            if entry.lower().startswith(DARKTABLE_TAGS):
+                continue  # darktable's own automatic tags (`darktable|format|jpg`), not a person's
             keywords += [part.strip() for part in entry.split("|") if part.strip()]
     return keywords
 
@@ -161,7 +167,7 @@ class KeywordFit:
 def thresholds_from_keywords(
     tagger: Tagger, paths: Iterable[str | Path], *, source: KeywordSource | str = KeywordSource.xmp,
     min_positives: int = DEFAULT_MIN_POSITIVES, caption_ext: str = OutputOptions().caption_ext,
-    xmp_parent: str = OutputOptions().xmp_parent, exclude: Sequence[str] = (), include_hidden: bool = False,
+    xmp_parent: str = REVIEW_PARENT, exclude: Sequence[str] = (), include_hidden: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, decoding: DecodeOptions = DecodeOptions(),
     progress: Progress = no_progress, on_unreadable: Callable[[Path, str], None] | None = None,
     on_skipped: Callable[[Path, str], None] | None = None,

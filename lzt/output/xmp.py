@@ -1,13 +1,21 @@
 """XMP sidecars: keywords beside each image for digiKam, darktable, Lightroom, immich...
 
-`photo.jpg.xmp` (or `photo.xmp`) receives the tags as `dc:subject` keywords and as
-`lr:hierarchicalSubject` entries under a parent (`lzt|dog`). An existing sidecar is merged, never
-rebuilt: every other property, attribute, namespace and keyword in it is kept.
+`photo.jpg.xmp` (or `photo.xmp`) receives each tag three times, once for each kind of reader:
+`dc:subject` holds the keyword (`owl`; with `with_parents` also its parents, `animals`, `birds`),
+`lr:hierarchicalSubject` its path in the vocabulary's keyword tree (`animals|birds|owl`, under the
+`parent` when one is set: `lzt|animals|birds|owl`), and `digiKam:TagsList` the same path with
+digiKam's separator (`animals/birds/owl`). An existing sidecar is merged, never rebuilt: every
+other property, attribute, namespace and keyword in it is kept.
+
+Some apps read only one of the three when it is present (immich: lr:hierarchicalSubject; digiKam:
+digiKam:TagsList). When lzt creates one of them in a sidecar whose keywords were written by others
+into the other properties, it copies those keywords in too, so that such an app still shows them.
 
 lzt records the keywords it added in its own namespace (`lzt:addedKeywords`,
-`lzt:addedHierarchical`), so that `overwrite` replaces lzt's earlier keywords without ever touching
-one a person or another tool wrote, even when both are plain `dog`. Entries under the lzt parent
-(`lzt|...`) count as lzt's even when that record is lost (another tool rewrote the file).
+`lzt:addedHierarchical`, `lzt:addedTagsList`), so that `overwrite` replaces lzt's earlier keywords
+without ever touching one a person or another tool wrote, even when both are plain `dog`. Entries
+under the parent (`lzt|...`), when one is set, count as lzt's even when that record is lost
+(another tool rewrote the file).
 
 A review (`lzt apply`, merge_reviewed_keywords) writes accepted labels as `lzt|reviewed|dog` and
 undecided automatic tags as `lzt|auto|dog`, recording the flat keywords it confirmed in
@@ -20,10 +28,11 @@ import io
 import os
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
-from lzt.config import OnExisting, XmpNaming
+from lzt.config import KeywordTree, OnExisting, XmpNaming
 from lzt.files import atomic_write
 from lzt.output.base import Format, WriteError, register_format
 from lzt.record import Record
@@ -33,21 +42,28 @@ NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_LR = "http://ns.adobe.com/lightroom/1.0/"
+NS_DIGIKAM = "http://www.digikam.org/ns/1.0/"
 NS_LZT = "http://ns.lzt.invalid/xmp/1.0/"  # an identifier, not a web page (.invalid never resolves)
-PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "lr": NS_LR, "lzt": NS_LZT}
+PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "lr": NS_LR, "digiKam": NS_DIGIKAM, "lzt": NS_LZT}
 
 RDF_RDF = f"{{{NS_RDF}}}RDF"
 RDF_DESCRIPTION = f"{{{NS_RDF}}}Description"
 RDF_ABOUT = f"{{{NS_RDF}}}about"
 RDF_BAG = f"{{{NS_RDF}}}Bag"
+RDF_SEQ = f"{{{NS_RDF}}}Seq"
 RDF_LI = f"{{{NS_RDF}}}li"
-CONTAINERS = (RDF_BAG, f"{{{NS_RDF}}}Seq", f"{{{NS_RDF}}}Alt")
+CONTAINERS = (RDF_BAG, RDF_SEQ, f"{{{NS_RDF}}}Alt")
 SUBJECT = f"{{{NS_DC}}}subject"
 HIERARCHICAL = f"{{{NS_LR}}}hierarchicalSubject"
+TAGS_LIST = f"{{{NS_DIGIKAM}}}TagsList"
 ADDED_KEYWORDS = f"{{{NS_LZT}}}addedKeywords"
 ADDED_HIERARCHICAL = f"{{{NS_LZT}}}addedHierarchical"
+ADDED_TAGS_LIST = f"{{{NS_LZT}}}addedTagsList"
 REVIEWED_KEYWORDS = f"{{{NS_LZT}}}reviewedKeywords"  # flat keywords a person confirmed (`lzt apply`)
 REVIEWED, AUTO = "reviewed", "auto"  # `lzt apply`'s markers: lzt|reviewed|dog, lzt|auto|dog
+# The parent of a review's markers (`lzt apply`): unlike `lzt tag`'s keywords, which have none by
+# default, the markers are there to be filtered on, as one branch of the keyword tree.
+REVIEW_PARENT = "lzt"
 
 XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 XPACKET_END = '\n<?xpacket end="w"?>\n'
@@ -71,6 +87,32 @@ def sidecar_path(image: Path, naming: XmpNaming | str = XmpNaming.full) -> Path:
 
 def hierarchical(keyword: str, parent: str) -> str:
     return f"{parent}|{keyword}" if parent else keyword
+
+
+@dataclass(frozen=True)
+class TreeProperty:
+    """A property holding keyword paths: lr:hierarchicalSubject (`animals|dog`) or
+    digiKam:TagsList (`animals/dog`), with the record of the entries lzt wrote into it."""
+
+    tag: str
+    separator: str
+    record: str
+
+    def entry(self, path: Sequence[str], parent: str = "") -> str:
+        """`parent|animals|dog` for the path (animals, dog); the parent may be a path itself (`a|b`)."""
+        nodes = [node.strip() for node in parent.split("|") if node.strip()]
+        return self.separator.join([*nodes, *path])
+
+    def nodes(self, entry: str) -> list[str]:
+        return [node.strip() for node in entry.split(self.separator) if node.strip()]
+
+    def is_review_marker(self, entry: str) -> bool:
+        """`...|reviewed|dog`, as `lzt apply` writes a person's decision."""
+        nodes = self.nodes(entry)
+        return len(nodes) >= 2 and nodes[-2].lower() == REVIEWED
+
+
+TREES = (TreeProperty(HIERARCHICAL, "|", ADDED_HIERARCHICAL), TreeProperty(TAGS_LIST, "/", ADDED_TAGS_LIST))
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -121,16 +163,17 @@ class Sidecar:
 
     def bag(self, tag: str) -> ET.Element:
         """The rdf:Bag (or Seq/Alt, as found) of a property, created in the description that
-        holds a related property, else in the first one."""
+        holds a related property, else in the first one. digiKam:TagsList is created as an
+        rdf:Seq: digiKam skips one written as a Bag."""
         prop = self.find(tag)
         if prop is None:
-            home = next((e for t in (SUBJECT, HIERARCHICAL) if (e := self._holder(t)) is not None), None)
+            home = next((e for t in (SUBJECT, HIERARCHICAL, TAGS_LIST) if (e := self._holder(t)) is not None), None)
             prop = ET.SubElement(home if home is not None else self.descriptions()[0], tag)
         container = next((child for child in prop if child.tag in CONTAINERS), None)
         if container is None:  # a bare text value where a bag belongs: keep it, as the bag's item
             text = (prop.text or "").strip()
             prop.text = None
-            container = ET.SubElement(prop, RDF_BAG)
+            container = ET.SubElement(prop, RDF_SEQ if tag == TAGS_LIST else RDF_BAG)
             if text:
                 ET.SubElement(container, RDF_LI).text = text
         return container
@@ -220,23 +263,58 @@ def _update_bag(container: ET.Element, wanted: list[str], is_owned: Callable[[st
     return _unique(kept_owned)
 
 
-def merge_keywords(sidecar: Sidecar, keywords: list[str], parent: str, replace: bool) -> None:
-    """Put `keywords` into the sidecar: flat in dc:subject, under `parent` in lr:hierarchicalSubject."""
+def merge_keywords(
+    sidecar: Sidecar, keywords: list[str], parent: str, replace: bool, tree: KeywordTree | None = None, with_parents: bool = False
+) -> None:
+    """Put `keywords` into the sidecar: in dc:subject (with their parents in the `tree` when
+    `with_parents`), and as paths in the `tree` (under `parent`) in lr:hierarchicalSubject and
+    digiKam:TagsList. With `replace`, lzt's earlier keywords that are not wanted are removed,
+    except a review's decisions (`lzt|reviewed|dog`)."""
+    tree = tree or KeywordTree()
     keywords = _unique(keywords)
+    flat = _unique([*keywords, *(p for k in keywords for p in tree.parents.get(k, ()))] if with_parents else keywords)
+    _copy_keywords_of_others(sidecar)
     recorded_flat = _recorded(sidecar, ADDED_KEYWORDS)
-    recorded_hier = _recorded(sidecar, ADDED_HIERARCHICAL)
-    prefix = f"{parent}|".lower() if parent else None
+    owned = [(ADDED_KEYWORDS, _merge_bag(sidecar.bag(SUBJECT), flat, replace, lambda k: k.lower() in recorded_flat))]
+    for prop in TREES:
+        owns = _owner(sidecar, prop, parent)
 
-    reviewed = hierarchical(REVIEWED, parent).lower() + "|"  # a person's decisions (`lzt apply`): never lzt tag's to remove
+        def owns_unreviewed(entry: str, prop: TreeProperty = prop, owns: Callable[[str], bool] = owns) -> bool:
+            return owns(entry) and not prop.is_review_marker(entry)  # a person's decisions are not lzt tag's to remove
 
-    def owns_hier(entry: str) -> bool:
-        lower = entry.lower()
-        return not lower.startswith(reviewed) and (lower in recorded_hier or (prefix is not None and lower.startswith(prefix)))
+        kept = _merge_bag(sidecar.bag(prop.tag), [prop.entry(tree.path(k), parent) for k in keywords], replace, owns_unreviewed)
+        markers = [e for e in property_items(sidecar, prop.tag) if owns(e) and prop.is_review_marker(e)]
+        owned.append((prop.record, kept + markers))
+    _record(sidecar, owned)
 
-    owned_flat = _merge_bag(sidecar.bag(SUBJECT), keywords, replace, lambda k: k.lower() in recorded_flat)
-    owned_hier = _merge_bag(sidecar.bag(HIERARCHICAL), [hierarchical(k, parent) for k in keywords], replace, owns_hier)
-    owned_hier += [e for e in property_items(sidecar, HIERARCHICAL) if e.lower().startswith(reviewed) and e.lower() in recorded_hier]
-    _record(sidecar, ((ADDED_KEYWORDS, owned_flat), (ADDED_HIERARCHICAL, owned_hier)))
+
+def _owner(sidecar: Sidecar, prop: TreeProperty, parent: str) -> Callable[[str], bool]:
+    """Whether an entry of a tree property is lzt's: recorded as lzt's, or under the parent."""
+    recorded = _recorded(sidecar, prop.record)
+    prefix = (prop.entry((), parent) + prop.separator).lower() if parent.strip("| ") else None
+    return lambda entry: entry.lower() in recorded or (prefix is not None and entry.lower().startswith(prefix))
+
+
+def _copy_keywords_of_others(sidecar: Sidecar) -> None:
+    """Before lzt creates lr:hierarchicalSubject or digiKam:TagsList in a sidecar, copy in the
+    keywords others wrote into the other properties: immich reads only the first when it is
+    present, digiKam only the second, and neither must lose a person's keywords to lzt's."""
+    missing = [prop for prop in TREES if sidecar.find(prop.tag) is None]
+    if not missing:
+        return
+    paths: list[tuple[str, ...]] = []
+    for prop in TREES:
+        recorded = _recorded(sidecar, prop.record)
+        paths += [tuple(prop.nodes(e)) for e in property_items(sidecar, prop.tag) if e.lower() not in recorded]
+    in_paths = {node.lower() for path in paths for node in path}
+    recorded_flat = _recorded(sidecar, ADDED_KEYWORDS) | _recorded(sidecar, REVIEWED_KEYWORDS)
+    paths += [(k,) for k in property_items(sidecar, SUBJECT) if k.lower() not in recorded_flat | in_paths]
+    for prop in missing:
+        entries = _unique(prop.entry(path) for path in paths if path)
+        if entries:
+            container = sidecar.bag(prop.tag)
+            for entry in entries:
+                ET.SubElement(container, RDF_LI).text = entry
 
 
 def _record(sidecar: Sidecar, owned: Iterable[tuple[str, list[str]]]) -> None:
@@ -247,7 +325,7 @@ def _record(sidecar: Sidecar, owned: Iterable[tuple[str, list[str]]]) -> None:
             container = sidecar.bag(tag)
             for keyword in _unique(keywords):
                 ET.SubElement(container, RDF_LI).text = keyword
-    for tag in (SUBJECT, HIERARCHICAL):  # an empty bag says nothing: do not leave one behind
+    for tag in (SUBJECT, HIERARCHICAL, TAGS_LIST):  # an empty bag says nothing: do not leave one behind
         if not property_items(sidecar, tag):
             sidecar.remove_property(tag)
 
@@ -262,35 +340,33 @@ def merge_reviewed_keywords(
     keywords not in the outcome, else only those of `rejected` labels and the `auto` entry of a
     label now reviewed. Keywords lzt did not write are never removed."""
     reviewed, auto = _unique(reviewed), _unique(auto)
+    _copy_keywords_of_others(sidecar)
     recorded_flat = _recorded(sidecar, ADDED_KEYWORDS) | _recorded(sidecar, REVIEWED_KEYWORDS)
-    recorded_hier = _recorded(sidecar, ADDED_HIERARCHICAL)
-    prefix = f"{parent}|".lower() if parent else None
     rejected_lower = {label.lower() for label in rejected}
     reviewed_lower = {label.lower() for label in reviewed}
     wanted_flat = reviewed + auto
-    wanted_hier = [hierarchical(f"{REVIEWED}|{k}", parent) for k in reviewed] + [hierarchical(f"{AUTO}|{k}", parent) for k in auto]
     flat_lower = {k.lower() for k in wanted_flat}
-    hier_lower = {k.lower() for k in wanted_hier}
-    stale_auto = {hierarchical(f"{AUTO}|{k}", parent).lower() for k in reviewed}
 
     def removable_flat(keyword: str) -> bool:
         return keyword.lower() not in flat_lower if replace else keyword.lower() in rejected_lower
 
-    def removable_hier(entry: str) -> bool:
-        if replace:
-            return entry.lower() not in hier_lower
-        return entry.rsplit("|", 1)[-1].lower() in rejected_lower or entry.lower() in stale_auto
-
     owned_flat = _update_bag(sidecar.bag(SUBJECT), wanted_flat, lambda k: k.lower() in recorded_flat, removable_flat)
-    owned_hier = _update_bag(
-        sidecar.bag(HIERARCHICAL), wanted_hier,
-        lambda e: e.lower() in recorded_hier or (prefix is not None and e.lower().startswith(prefix)), removable_hier,
-    )
-    _record(sidecar, (
+    owned = [
         (ADDED_KEYWORDS, [k for k in owned_flat if k.lower() not in reviewed_lower]),
         (REVIEWED_KEYWORDS, [k for k in owned_flat if k.lower() in reviewed_lower]),
-        (ADDED_HIERARCHICAL, owned_hier),
-    ))
+    ]
+    for prop in TREES:
+        wanted = [prop.entry((REVIEWED, k), parent) for k in reviewed] + [prop.entry((AUTO, k), parent) for k in auto]
+        wanted_lower = {e.lower() for e in wanted}
+        stale_auto = {prop.entry((AUTO, k), parent).lower() for k in reviewed}
+
+        def removable(entry: str, prop: TreeProperty = prop, wanted_lower: set[str] = wanted_lower, stale_auto: set[str] = stale_auto) -> bool:
+            if replace:
+                return entry.lower() not in wanted_lower
+            return (prop.nodes(entry) or [""])[-1].lower() in rejected_lower or entry.lower() in stale_auto
+
+        owned.append((prop.record, _update_bag(sidecar.bag(prop.tag), wanted, _owner(sidecar, prop, parent), removable)))
+    _record(sidecar, owned)
 
 
 def _recorded(sidecar: Sidecar, tag: str) -> set[str]:
@@ -305,14 +381,18 @@ class XmpWriter:
 
     on_existing: `skip` leaves an existing sidecar alone; `overwrite` replaces lzt's keywords
     (others' stay); `append` adds new keywords and removes none. A sidecar that cannot be parsed
-    or written raises SidecarError and is left untouched; the next image goes on normally."""
+    or written raises SidecarError and is left untouched; the next image goes on normally.
+    parent, tree, with_parents: as OutputOptions' xmp_parent, tree and with_parents."""
 
     def __init__(
-        self, on_existing: OnExisting | str = OnExisting.overwrite, naming: XmpNaming | str = XmpNaming.full, parent: str = "lzt"
+        self, on_existing: OnExisting | str = OnExisting.overwrite, naming: XmpNaming | str = XmpNaming.full, parent: str = "",
+        tree: KeywordTree | None = None, with_parents: bool = False,
     ):
         self.on_existing = OnExisting(on_existing)
         self.naming = XmpNaming(naming)
         self.parent = parent.strip().strip("|")
+        self.tree = tree or KeywordTree()
+        self.with_parents = with_parents
         self.written = 0
         self.skipped = 0
 
@@ -321,7 +401,8 @@ class XmpWriter:
             return  # nothing was learned about this image; its sidecar stays as it is
         keywords = [label for label, _ in record.tags]
         replace = self.on_existing == OnExisting.overwrite
-        if self.update(Path(record.path), lambda sidecar: merge_keywords(sidecar, keywords, self.parent, replace), bool(keywords)):
+        merge = lambda sidecar: merge_keywords(sidecar, keywords, self.parent, replace, self.tree, self.with_parents)  # noqa: E731
+        if self.update(Path(record.path), merge, bool(keywords)):
             self.written += 1
 
     def update(self, image: Path, merge: Callable[[Sidecar], None], has_keywords: bool) -> bool:
@@ -380,5 +461,6 @@ class XmpWriter:
 
 register_format(Format(
     "xmp", "an XMP sidecar beside each image (merged, never rebuilt)",
-    lambda options: XmpWriter(options.on_existing, options.xmp_naming, options.xmp_parent), stream=False,
+    lambda options: XmpWriter(options.on_existing, options.xmp_naming, options.xmp_parent, options.tree, options.with_parents),
+    stream=False,
 ))

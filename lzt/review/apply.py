@@ -25,7 +25,7 @@ from lzt.errors import LztError, UsageError
 from lzt.files import atomic_write, is_sqlite, nonblank_lines
 from lzt.output.base import WriteError
 from lzt.output.captions import CaptionWriter, split_caption
-from lzt.output.xmp import XmpWriter
+from lzt.output.xmp import REVIEW_PARENT, XmpWriter
 from lzt.progress import Progress, no_progress
 from lzt.review.store import Decision, ReviewedPhoto, ReviewStore, Verdict
 
@@ -76,7 +76,7 @@ def apply_review(
     store: ReviewStore | str | Path,
     *,
     format: str = "xmp",
-    options: OutputOptions = OutputOptions(),
+    options: OutputOptions = OutputOptions(xmp_parent=REVIEW_PARENT),
     reviewed_only: bool = False,
     every_photo: bool = False,
     vocabulary: Iterable[str] | None = None,

@@ -14,6 +14,7 @@ from typing import Any
 from lzt.config import OnExisting, OutputOptions
 from lzt.errors import LztError, UsageError
 from lzt.files import user_cache_dir
+from lzt.output.xmp import REVIEW_PARENT
 from lzt.review.store import ReviewStore
 from lzt.review.thumbnails import DEFAULT_SIZE, Thumbnails
 
@@ -45,7 +46,7 @@ def review_app(
     *,
     thumbnails: Thumbnails | None = None,
     format: str = "xmp",
-    options: OutputOptions = OutputOptions(),
+    options: OutputOptions = OutputOptions(xmp_parent=REVIEW_PARENT),
     reviewed_only: bool = False,
     every_photo: bool = False,
     hosts: set[str] | None = None,
@@ -83,7 +84,7 @@ class ReviewServer:
         thumbnail_dir: str | Path | None = None,
         thumbnail_size: int = DEFAULT_SIZE,
         format: str = "xmp",
-        options: OutputOptions = OutputOptions(on_existing=OnExisting.overwrite),
+        options: OutputOptions = OutputOptions(on_existing=OnExisting.overwrite, xmp_parent=REVIEW_PARENT),
         reviewed_only: bool = False,
         every_photo: bool = False,
     ):

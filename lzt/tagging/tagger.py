@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lzt.classifier import Classifier, default_classifier, load_classifier
-from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, ScoringConfig, Selection, VideoOptions
+from lzt.config import DEFAULT_BATCH_SIZE, DecodeOptions, KeywordTree, ScoringConfig, Selection, VideoOptions, keyword_tree
 from lzt.errors import InputError, UsageError, warn
 from lzt.model import ClipEncoder, InputConfig, load_encoder
 from lzt.model.loading import PRETRAINED_ENV
@@ -133,6 +133,15 @@ class Tagger:
     def labels(self) -> list[str]:
         """The classifier's labels: the columns of every score tensor."""
         return self.classifier.labels
+
+    def keyword_tree(self, selection: Selection = Selection(), lang: str | None = None) -> KeywordTree:
+        """Where each label sits in the classifier's keyword tree (its vocabulary's `[sections]`),
+        in the names `selection` writes, and with `lang` (a built-in vocabulary's language) the
+        parents' names in that language: OutputOptions' `tree` for hierarchical XMP keywords."""
+        from lzt.vocab.translations import translated_parents
+
+        parents = self.classifier.parents
+        return keyword_tree(parents, selection, translated_parents(self.labels, lang) if lang and parents else None)
 
     @property
     def device(self) -> torch.device:

@@ -297,17 +297,24 @@ def test_lzt_labels_lists_the_builtin_sets():
 
 @pytest.mark.parametrize("name", ["coco", "voc", "nuswide", "everyday"])
 def test_every_label_has_one_name_per_language_and_no_two_share_one(name):
-    """label_sets/i18n: each file lists every label of its set once, in order, and two labels
-    never get the same name (case and spaces aside), so a translated keyword names one label."""
-    from lzt.vocab.translations import LANGUAGES, read_translations, translation_file
+    """label_sets/i18n: each file lists every label of its set once, in order, then every node of
+    its keyword tree once; two labels (or two nodes) never get the same name (case and spaces
+    aside), so a translated keyword names one label."""
+    from lzt.vocab.translations import LANGUAGES, read_parent_translations, read_translations, translation_file
 
-    labels = load_vocabulary(name).names
+    vocabulary = load_vocabulary(name)
+    nodes = sorted({node for path in vocabulary.parents().values() for node in path})
     for lang in LANGUAGES:
         names = read_translations(name, lang)
-        rows = [line.split("\t")[0] for line in translation_file(name, lang).read_text(encoding="utf-8").splitlines()]
-        assert rows == labels, f"{name}.{lang}: not every label once in the vocabulary's order"
-        folded = [names[label].strip().casefold() for label in labels]
-        assert len(set(folded)) == len(folded), f"{name}.{lang}: names shared by two labels"
+        parents = read_parent_translations(name, lang)
+        keys = [line.split("\t")[0] for line in translation_file(name, lang).read_text(encoding="utf-8").splitlines()]
+        rows = [key for key in keys if not key.startswith("[")]
+        assert rows == vocabulary.names, f"{name}.{lang}: not every label once in the vocabulary's order"
+        assert keys[: len(rows)] == rows, f"{name}.{lang}: the parents' lines come after the labels'"
+        assert sorted(parents) == nodes
+        for what, translated in (("labels", [names[label] for label in vocabulary.names]), ("parents", list(parents.values()))):
+            folded = [value.strip().casefold() for value in translated]
+            assert len(set(folded)) == len(folded), f"{name}.{lang}: names shared by two {what}"
 
 
 def test_translated_names_are_for_builtin_vocabularies_only():

@@ -30,7 +30,7 @@ def photo(tmp_path: Path) -> Path:
 
 
 def test_fresh_sidecar(photo: Path) -> None:
-    writer = XmpWriter()
+    writer = XmpWriter(parent="lzt")
     writer.write(record(photo, "dog", "frisbee"))
     sidecar = photo.parent / "photo.jpg.xmp"
     assert read_keywords(sidecar) == (["dog", "frisbee"], ["lzt|dog", "lzt|frisbee"])
@@ -40,7 +40,7 @@ def test_fresh_sidecar(photo: Path) -> None:
 
 @needs_exiftool
 def test_fresh_sidecar_read_by_exiftool(photo: Path) -> None:
-    XmpWriter().write(record(photo, "dog", "frisbee"))
+    XmpWriter(parent="lzt").write(record(photo, "dog", "frisbee"))
     [row] = exiftool_keywords(photo.parent / "photo.jpg.xmp")
     assert row["Subject"] == ["dog", "frisbee"]
     assert row["HierarchicalSubject"] == ["lzt|dog", "lzt|frisbee"]
@@ -49,7 +49,7 @@ def test_fresh_sidecar_read_by_exiftool(photo: Path) -> None:
 @pytest.mark.parametrize(("naming", "name"), [("full", "photo.jpg.xmp"), ("stem", "photo.xmp")])
 def test_naming(photo: Path, naming: str, name: str) -> None:
     assert sidecar_path(photo, naming) == photo.parent / name
-    XmpWriter(naming=naming).write(record(photo, "dog"))
+    XmpWriter(parent="lzt", naming=naming).write(record(photo, "dog"))
     assert (photo.parent / name).is_file()
 
 
@@ -60,7 +60,7 @@ def test_parent(photo: Path, parent: str, expected: str) -> None:
 
 
 def test_nothing_to_write(photo: Path) -> None:
-    writer = XmpWriter()
+    writer = XmpWriter(parent="lzt")
     writer.write(Record(photo, error="truncated image"))
     writer.write(Record(photo, tags=[]))  # e.g. nothing above --threshold
     assert not sidecar_path(photo).exists() and writer.written == 0
@@ -71,7 +71,7 @@ def test_non_utf8_and_unicode_names(tmp_path: Path) -> None:
     with open(raw, "wb") as handle:
         handle.write(b"not read")
     image = Path(os.fsdecode(raw))
-    XmpWriter().write(record(image, "café", "日本"))
+    XmpWriter(parent="lzt").write(record(image, "café", "日本"))
     assert os.path.exists(raw + b".xmp")
     assert read_keywords(Path(os.fsdecode(raw + b".xmp"))) == (["café", "日本"], ["lzt|café", "lzt|日本"])
 
@@ -82,7 +82,7 @@ def test_non_utf8_and_unicode_names(tmp_path: Path) -> None:
 def test_merge_keeps_everything_else(photo: Path) -> None:
     sidecar = sidecar_path(photo)
     sidecar.write_text(EXISTING, encoding="utf-8")
-    XmpWriter().write(record(photo, "dog", "beach"))
+    XmpWriter(parent="lzt").write(record(photo, "dog", "beach"))
     subject, hier = read_keywords(sidecar)
     assert subject == ["Dog", "family", "Éte", "beach"]  # "dog" is already there as "Dog"
     assert hier == ["people|family", "lzt|dog", "lzt|beach"]
@@ -98,7 +98,7 @@ def test_merge_keeps_everything_else(photo: Path) -> None:
 def test_merge_read_by_exiftool(photo: Path) -> None:
     sidecar = sidecar_path(photo)
     sidecar.write_text(EXISTING, encoding="utf-8")
-    XmpWriter().write(record(photo, "dog", "beach"))
+    XmpWriter(parent="lzt").write(record(photo, "dog", "beach"))
     [row] = exiftool_keywords(sidecar)
     assert row["Subject"] == ["Dog", "family", "Éte", "beach"]
     assert row["HierarchicalSubject"] == ["people|family", "lzt|dog", "lzt|beach"]
@@ -109,7 +109,7 @@ def test_merge_read_by_exiftool(photo: Path) -> None:
 def test_overwrite_replaces_only_lzts_keywords(photo: Path) -> None:
     sidecar = sidecar_path(photo)
     sidecar.write_text(EXISTING, encoding="utf-8")
-    writer = XmpWriter(on_existing="overwrite")
+    writer = XmpWriter(parent="lzt", on_existing="overwrite")
     writer.write(record(photo, "dog", "beach", "FAMILY"))
     writer.write(record(photo, "car"))
     # beach (lzt's) is gone; Dog, family and Éte (the user's) stay though lzt stopped predicting dog.
@@ -123,7 +123,7 @@ def test_overwrite_removes_stale_entries_under_the_parent(photo: Path) -> None:
     # A sidecar another tool rewrote without lzt's record: `lzt|...` still marks lzt's entries.
     sidecar = sidecar_path(photo)
     sidecar.write_text(EXISTING.replace("<rdf:li>people|family</rdf:li>", "<rdf:li>people|family</rdf:li><rdf:li>lzt|cat</rdf:li>"))
-    XmpWriter().write(record(photo, "dog"))
+    XmpWriter(parent="lzt").write(record(photo, "dog"))
     assert read_keywords(sidecar)[1] == ["people|family", "lzt|dog"]
 
 
@@ -136,7 +136,7 @@ def test_changing_the_parent_moves_lzts_entries(photo: Path) -> None:
 def test_append_never_removes_and_never_duplicates(photo: Path) -> None:
     sidecar = sidecar_path(photo)
     sidecar.write_text(EXISTING, encoding="utf-8")
-    writer = XmpWriter(on_existing="append")
+    writer = XmpWriter(parent="lzt", on_existing="append")
     writer.write(record(photo, "beach", "dog"))
     writer.write(record(photo, "BEACH", "car", "Family"))
     assert read_keywords(sidecar) == (
@@ -151,7 +151,7 @@ def test_skip_leaves_existing_sidecars_alone(photo: Path, tmp_path: Path) -> Non
     before = sidecar.read_bytes()
     other = tmp_path / "other.png"
     Image.new("RGB", (8, 8)).save(other)
-    writer = XmpWriter(on_existing="skip")
+    writer = XmpWriter(parent="lzt", on_existing="skip")
     writer.write(record(photo, "car"))
     writer.write(record(other, "car"))
     assert sidecar.read_bytes() == before
@@ -161,14 +161,14 @@ def test_skip_leaves_existing_sidecars_alone(photo: Path, tmp_path: Path) -> Non
 
 def test_stem_naming_merges_into_the_lightroom_style_file(photo: Path) -> None:
     (photo.parent / "photo.xmp").write_text(EXISTING, encoding="utf-8")
-    XmpWriter(naming="stem").write(record(photo, "beach"))
+    XmpWriter(parent="lzt", naming="stem").write(record(photo, "beach"))
     assert "beach" in read_keywords(photo.parent / "photo.xmp")[0]
     assert not (photo.parent / "photo.jpg.xmp").exists()
 
 
 def test_empty_existing_sidecar_is_replaced(photo: Path) -> None:
     sidecar_path(photo).write_bytes(b"")
-    XmpWriter().write(record(photo, "dog"))
+    XmpWriter(parent="lzt").write(record(photo, "dog"))
     assert read_keywords(sidecar_path(photo)) == (["dog"], ["lzt|dog"])
 
 
@@ -182,7 +182,7 @@ def test_darktable_style_sidecar_without_wrapper(photo: Path) -> None:
         "<darktable:history><rdf:Seq><rdf:li darktable:operation=\"exposure\" darktable:enabled=\"1\"/>"
         "</rdf:Seq></darktable:history></rdf:Description></rdf:RDF></x:xmpmeta>\n"
     )
-    XmpWriter().write(record(photo, "dog"))
+    XmpWriter(parent="lzt").write(record(photo, "dog"))
     text = sidecar.read_text()
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>') and "<?xpacket" not in text
     assert 'darktable:operation="exposure"' in text and 'darktable:xmp_version="5"' in text
@@ -204,7 +204,7 @@ def test_darktable_style_sidecar_without_wrapper(photo: Path) -> None:
 def test_corrupt_sidecar_is_left_alone_and_reported(photo: Path, tmp_path: Path, content: bytes, reason: str) -> None:
     sidecar = sidecar_path(photo)
     sidecar.write_bytes(content)
-    writer = XmpWriter()
+    writer = XmpWriter(parent="lzt")
     with pytest.raises(SidecarError) as caught:
         writer.write(record(photo, "dog"))
     assert reason in str(caught.value) and str(sidecar) in str(caught.value)
@@ -222,7 +222,7 @@ def test_unwritable_folder_is_reported(tmp_path: Path) -> None:
     folder.chmod(0o555)
     try:
         with pytest.raises(SidecarError, match="cannot write sidecar"):
-            XmpWriter().write(record(folder / "a.jpg", "dog"))
+            XmpWriter(parent="lzt").write(record(folder / "a.jpg", "dog"))
     finally:
         folder.chmod(0o755)
 
@@ -230,4 +230,4 @@ def test_unwritable_folder_is_reported(tmp_path: Path) -> None:
 def test_sidecar_that_is_a_folder_is_reported(photo: Path) -> None:
     sidecar_path(photo).mkdir()
     with pytest.raises(SidecarError, match="cannot read existing sidecar"):
-        XmpWriter().write(record(photo, "dog"))
+        XmpWriter(parent="lzt").write(record(photo, "dog"))
