@@ -180,7 +180,7 @@ def _parents(value: object, path: Path) -> dict[str, list[str]]:
     if not isinstance(value, dict) or not all(
         isinstance(parents, list) and all(isinstance(p, str) and p for p in parents) for parents in value.values()
     ):
-        raise ClassifierFileError(f"{path}: its `parents` are not lists of names")
+        raise ClassifierFileError(f"{path}: its keyword tree (the manifest's parents) is not lists of names")
     return {str(label): list(parents) for label, parents in value.items()}
 
 

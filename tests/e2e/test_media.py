@@ -6,21 +6,44 @@ sharded engine's error rows for videos, and both extras missing."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from lzt import save_classifier
+from lzt.vocab.vocabulary import parse_vocabulary
 from media import coco_rgb, without_codec, write_dng, write_video
-from support import COCO128, exiftool_keywords, invoke, jsonl, needs_exiftool, random_classifier, run_lzt
+from support import COCO128, exiftool_keywords, exiv2_properties, invoke, jsonl, needs_exiftool, random_classifier, run_lzt
 
 pytest.importorskip("rawpy")
 pytest.importorskip("av")
 
-LABELS = ["person", "dog", "cat", "car", "bicycle", "tree", "beach", "food", "boat", "bird"]
+# A hierarchical vocabulary (its labels in a keyword tree), the kind a photographer keeps.
+VOCABULARY = """\
+[people]
+person
+[animals]
+dog
+cat
+birds|bird
+[vehicles]
+car
+bicycle
+boat
+[places|nature]
+tree
+beach
+[]
+food
+"""
+LABELS = parse_vocabulary(VOCABULARY).names
+PATHS = {label: (*parents, label) for label, parents in parse_vocabulary(VOCABULARY).parents().items()} | {"food": ("food",)}
 TAG = ("--pretrained", "none", "-k", "3", "--every", "1")
 
 
@@ -41,7 +64,9 @@ def library(tmp_path_factory: pytest.TempPathFactory, coco128) -> tuple[Path, Pa
     write_dng(folder / "bare.dng", coco_rgb(4), None)
     write_video(folder / "clip.mp4", [coco_rgb(i, (160, 120)) for i in (5, 6, 7)])
     classifier = base / "c.lzt"
-    random_classifier(LABELS, classifier)
+    tree = random_classifier(LABELS)
+    tree.parents = {label: list(path[:-1]) for label, path in PATHS.items() if len(path) > 1}
+    save_classifier(tree, classifier)
     return folder, classifier
 
 
@@ -67,6 +92,17 @@ def test_one_run_tags_photos_raws_and_a_video(library) -> None:
     assert same.stdout == run.stdout
 
 
+def test_lzt_stats_summarises_the_run(library, tmp_path: Path) -> None:
+    folder, classifier = library
+    tags_file = tmp_path / "tags.jsonl"
+    tags_file.write_text(invoke("tag", folder, "-c", classifier, *TAG).stdout)
+    records = jsonl(tags_file.read_text())
+    stats = json.loads(invoke("stats", tags_file, "--json").stdout)
+    assert (stats["images"], stats["errors"], stats["untagged"]) == (7, 0, 0)
+    counts = Counter(t["label"] for r in records for t in r["tags"])
+    assert stats["tags"] == dict(counts)
+
+
 @needs_exiftool
 @pytest.mark.parametrize("naming", ["full", "stem"])
 def test_sidecars_for_every_file_read_back_by_exiftool(library, tmp_path: Path, naming: str) -> None:
@@ -83,8 +119,11 @@ def test_sidecars_for_every_file_read_back_by_exiftool(library, tmp_path: Path, 
     assert written == sorted(expected)
     rows = {Path(row["SourceFile"]).name: row for row in exiftool_keywords(*(folder / name for name in written))}
     for name, labels in expected.items():
-        assert rows[name]["Subject"] == labels
-        assert rows[name]["HierarchicalSubject"] == [f"lzt|{label}" for label in labels]
+        properties = exiv2_properties(folder / name)  # libexiv2, which digiKam and darktable read XMP with
+        assert rows[name]["Subject"] == properties["Xmp.dc.subject"][1] == labels
+        paths = ["|".join(PATHS[label]) for label in labels]  # the vocabulary's tree: animals|birds|bird
+        assert rows[name]["HierarchicalSubject"] == properties["Xmp.lr.hierarchicalSubject"][1] == paths
+        assert rows[name]["TagsList"] == properties["Xmp.digiKam.TagsList"][1] == [p.replace("|", "/") for p in paths]
 
 
 def test_caption_files_for_raws_and_videos(library, tmp_path: Path) -> None:
