@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -34,11 +35,13 @@ def export(
     """Write the tags stored in Parquet shards as JSON Lines, CSV, caption files or XMP sidecars
     (the same output and merge rules as `lzt tag --format`), without running the model."""
     from lzt.engines import read_shards, sidecar_records
+    from lzt.engines.shards import stored_keyword_tree
 
     ui = Ui(quiet)
     file_writer = not get_format(output.format.value).stream
     records = sidecar_records(folder) if file_writer else read_shards(folder)
     records = add_extra_tags(records, extra.config(underscores))
-    done, skipped = write_records(records, make_writer(output.format.value, output.config()), ui)
+    options = replace(output.config(), tree=stored_keyword_tree(folder))  # the run's keyword tree, for XMP
+    done, skipped = write_records(records, make_writer(output.format.value, options), ui)
     ui.info(f"exported {done - skipped} of {done} records" + (f"; {skipped} skipped" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK

@@ -158,11 +158,12 @@ def shards_command(
     if engine.engine is Engine.ray and model.device == "auto":
         model = replace(model, device="cpu")  # the driver's copy only checks and describes; actors load their own
     with load_tagger(classifier, model, scoring, input, CacheOptions(no_cache=True), ui.progress) as tagger:
+        chosen = selection.config(tagger.labels)
         run = tag_shards(
             paths, engine.out or "", tagger, manifest=engine.manifest, engine=engine.engine.value, ray=engine.ray(),
-            selection=selection.config(tagger.labels), decoding=decoding.config(), batch_size=decoding.batch_size,
+            selection=chosen, decoding=decoding.config(), batch_size=decoding.batch_size,
             shard_size=engine.shard_size, embeddings=engine.embeddings, exclude=discovery.exclude,
-            include_hidden=discovery.include_hidden, progress=ui.progress,
+            include_hidden=discovery.include_hidden, tree=tagger.keyword_tree(chosen, selection.lang), progress=ui.progress,
         )
     return _report(run, "tagged", ui)
 
@@ -194,6 +195,6 @@ def rescore_command(
             raise typer.BadParameter("--out stores the classifier's tags only; add trigger words and folder tags with `lzt export`", param_hint="--prepend/--tags-from-folders")
         run = rescore_shards(
             engine.from_embeddings or "", engine.out or "", tagger, engine=engine.engine.value, ray=engine.ray(), selection=chosen,
-            progress=ui.progress,
+            tree=tagger.keyword_tree(chosen, selection.lang), progress=ui.progress,
         )
     return _report(run, "re-scored", ui)

@@ -31,6 +31,7 @@ from lzt.config import (
     DEFAULT_SHARD_SIZE,
     DecodeOptions,
     InputConfig,
+    KeywordTree,
     RayConfig,
     Resize,
     Selection,
@@ -49,6 +50,7 @@ from lzt.engines.shards import (
     rescored_table,
     shard_table,
     store_classifier,
+    store_keyword_tree,
     summary_of,
     write_shard,
 )
@@ -99,6 +101,7 @@ def tag_shards(
     embeddings: bool = True,
     exclude: Sequence[str] = (),
     include_hidden: bool = False,
+    tree: KeywordTree | None = None,
     progress: Progress = no_progress,
 ) -> ShardRun:
     """Tag every image under `paths` (files, folders, `.tar` webdataset shards, URIs) and the
@@ -112,6 +115,8 @@ def tag_shards(
         (this process, decoding one file at a time: small jobs and tests).
     shard_size: images per shard, the unit of work, output and resume.
     embeddings: store each image's global embedding (float16) for `rescore` and search.
+    tree: where the written keywords sit in a keyword tree (default: the classifier's, in the
+        selection's names; Tagger.keyword_tree), kept beside the shards for `lzt export`.
     The other arguments are those of Tagger.tag."""
     _check_engine(engine)
     if not paths and manifest is None:
@@ -145,6 +150,7 @@ def tag_shards(
     # a later run (or export) starts.
     job.base = claim_output(store, identity)["base"]
     store_classifier(store, tagger.classifier)
+    store_keyword_tree(store, tree or tagger.keyword_tree(selection))
     run = ShardRun(store.location)
     done = set(output_shards(store))
 
@@ -358,10 +364,11 @@ def rescore_shards(
     engine: str = "local",
     ray: RayConfig = RayConfig(),
     selection: Selection = Selection(),
+    tree: KeywordTree | None = None,
     progress: Progress = no_progress,
 ) -> ShardRun:
     """Like `rescore`, writing shards of the same names under `out` (embeddings carried over),
-    in this process (`local`) or on Ray; resumable like `tag_shards`."""
+    in this process (`local`) or on Ray; resumable like `tag_shards`. tree: as tag_shards'."""
     _check_engine(engine)
     started = time.perf_counter()
     source_store, target = Store(source), Store(out)
@@ -373,6 +380,7 @@ def rescore_shards(
         "selection": canonical(selection), "scoring": canonical(tagger.scoring),
     })
     store_classifier(target, tagger.classifier)
+    store_keyword_tree(target, tree or tagger.keyword_tree(selection))
     done = set(output_shards(target))
     names = output_shards(source_store)
     pending = [name for name in names if name not in done]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
-from lzt.config import DecodeOptions, InputConfig, ScoringConfig, Selection
+from lzt.config import DecodeOptions, InputConfig, KeywordTree, ScoringConfig, Selection
 from lzt.engines.manifest import TAR_SUFFIX, Shard, shard_entries
 from lzt.engines.store import Store, filesystem, is_uri
 from lzt.errors import UsageError
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 TAR_MEMBER_SEPARATOR = "#"
 CLASSIFIER_FILE = "_lzt/classifier.lzt"
 JOB_FILE = "_lzt/job.json"
+TREE_FILE = "_lzt/keyword_tree.json"  # where the run's keywords sit in its vocabulary's tree, for `lzt export`
 RESCORE_CHUNK = 65536  # stored embeddings scored at once when re-scoring
 ERROR_SAMPLES = 3  # error rows per shard reported back to the driver (all are in the shard)
 
@@ -71,6 +72,25 @@ class ShardJob:
             stored_classifier(self.classifier), model=self.model, pretrained=self.pretrained, device=device, scoring=self.scoring,
             input=self.input,
         )
+
+
+def store_keyword_tree(store: Store, tree: KeywordTree) -> None:
+    """Keep the run's keyword tree (in the names it wrote) beside its shards, for sidecars
+    written from them later (`lzt export --format xmp`)."""
+    store.write_bytes(TREE_FILE, json.dumps({k: list(v) for k, v in tree.parents.items()}, ensure_ascii=False, indent=1).encode())
+
+
+def stored_keyword_tree(location: str | os.PathLike) -> KeywordTree:
+    """The keyword tree a run stored (store_keyword_tree); an empty tree for a run from before
+    trees were stored, or when the file cannot be read (the keywords are then written flat)."""
+    store = Store(location)
+    try:
+        stored = json.loads(store.read_bytes(TREE_FILE)) if store.exists(TREE_FILE) else {}
+    except (OSError, ValueError):
+        return KeywordTree()
+    if not isinstance(stored, dict):
+        return KeywordTree()
+    return KeywordTree({str(k): tuple(str(p) for p in v) for k, v in stored.items() if isinstance(v, list)})
 
 
 def store_classifier(store: Store, classifier: Classifier) -> None:

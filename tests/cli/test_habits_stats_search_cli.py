@@ -163,3 +163,26 @@ def test_lang_writes_the_builtin_labels_in_another_language(dataset, tiny_classi
         assert photo.with_suffix(".txt").read_text(encoding="utf-8") == ", ".join(expected) + "\n"
         assert sorted(exiftool_keywords(photo.with_name(photo.name + ".xmp"))[0]["Subject"]) == sorted(expected)
     assert "--lang" in invoke("tag", dataset, "-c", tiny_classifier, *TAG, "--lang", "xx", check=2).stderr
+
+
+def test_lang_names_the_keyword_tree_too(dataset, tmp_path):
+    """An everyday classifier (random weights) with `--lang de`: every hierarchical keyword is
+    the German path of its label, parents included (`Tiere|Vögel|Eule`), in both XMP trees."""
+    from lzt import read_translations, save_classifier
+    from lzt.output.xmp import read_keywords
+    from lzt.vocab.translations import read_parent_translations
+    from support import exiv2_properties, random_classifier
+
+    everyday = load_vocabulary("everyday")
+    classifier = random_classifier(everyday.names)
+    classifier.parents = {label: list(path) for label, path in everyday.parents().items()}
+    save_classifier(classifier, tmp_path / "everyday.lzt")
+    names, parents = read_translations("everyday", "de"), read_parent_translations("everyday", "de")
+    german_path = {names[label]: "|".join([*(parents[p] for p in path), names[label]]) for label, path in everyday.parents().items()}
+    invoke("tag", dataset, "-c", tmp_path / "everyday.lzt", *TAG, "--lang", "de", "--format", "xmp")
+    sidecars = sorted(dataset.rglob("*.xmp"))
+    assert len(sidecars) == 6
+    for sidecar in sidecars:
+        flat, tree = read_keywords(sidecar)
+        assert len(flat) == 4 and tree == [german_path[k] for k in flat]
+        assert exiv2_properties(sidecar)["Xmp.digiKam.TagsList"][1] == [p.replace("|", "/") for p in tree]

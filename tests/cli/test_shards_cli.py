@@ -121,3 +121,26 @@ def test_a_cluster_address_where_nothing_answers_is_one_line_at_once(tmp_path, s
     run = invoke("tag", small_images, "-c", tiny_classifier, "--pretrained", "none", "--engine", "ray", "--out", tmp_path / "o",
                  "--ray-address", "127.0.0.1:1", check=1)
     assert "cannot join the Ray cluster at 127.0.0.1:1: nothing answers there" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_export_writes_the_runs_keyword_tree(tmp_path):
+    """Sidecars exported from shards carry the same keyword tree as `lzt tag --format xmp`."""
+    from lzt import save_classifier
+    from lzt.output.xmp import read_keywords
+
+    classifier = random_classifier(["dog", "owl", "car"])
+    classifier.parents = {"dog": ["animals"], "owl": ["animals", "birds"]}
+    save_classifier(classifier, tmp_path / "tree.lzt")
+    direct_photos, exported_photos = copy_photos(tmp_path / "a", 4), copy_photos(tmp_path / "b", 4)
+    invoke("tag", direct_photos, "-c", tmp_path / "tree.lzt", *TAG, "--format", "xmp", "--with-parents")
+    invoke("tag", exported_photos, "-c", tmp_path / "tree.lzt", *TAG, "--out", tmp_path / "out")
+    invoke("export", tmp_path / "out", "--format", "xmp", "--with-parents", "-q")
+    direct = sorted(p for p in direct_photos.iterdir() if p.suffix == ".xmp")
+    exported = sorted(p for p in exported_photos.iterdir() if p.suffix == ".xmp")
+    assert [p.read_bytes() for p in direct] == [p.read_bytes() for p in exported] and len(direct) == 4
+    paths = {"dog": "animals|dog", "owl": "animals|birds|owl", "car": "car"}
+    for sidecar in exported:
+        flat, tree = read_keywords(sidecar)
+        labels = [k for k in flat if k in paths]
+        assert tree == [paths[label] for label in labels] and len(labels) == 3
+        assert ("animals" in flat) == any(label != "car" for label in labels)
