@@ -32,6 +32,7 @@ from lzt.config import (
     ExtraTags,
     InputConfig,
     KeywordSource,
+    KeywordTree,
     LLMConfig,
     Mapping,
     MappingConfig,
@@ -47,6 +48,7 @@ from lzt.config import (
     VideoAggregate,
     VideoOptions,
     XmpNaming,
+    keyword_tree,
 )
 from lzt.errors import (
     ClassifierFileError,
@@ -68,7 +70,8 @@ _LAZY = {
     "BuildReport": "lzt.classifier.artifact",
     "generate_corpus": "lzt.text.generate", "GenerationStats": "lzt.text.corpus",
     "register_backend": "lzt.text.backends.base", "load_vocabulary": "lzt.vocab.vocabulary", "read_translations": "lzt.vocab.translations",
-    "translated_names": "lzt.vocab.translations",
+    "translated_names": "lzt.vocab.translations", "read_parent_translations": "lzt.vocab.translations",
+    "translated_parents": "lzt.vocab.translations", "stored_keyword_tree": "lzt.engines.shards",
     "Vocabulary": "lzt.vocab.vocabulary",
     "load_encoder": "lzt.model.loading", "ClipEncoder": "lzt.model.encoder",
     "evaluate": "lzt.eval.evaluate", "Evaluation": "lzt.eval.evaluate", "EvalResult": "lzt.eval.metrics",
@@ -106,6 +109,7 @@ __all__ = [
     # building classifiers
     "build_classifier", "load_classifier", "save_classifier", "Classifier", "TrainConfig", "BuildReport",
     "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary", "read_translations", "translated_names",
+    "read_parent_translations", "translated_parents",
     "load_knowledge", "Knowledge", "LabelKnowledge", "SentenceComposer", "PlausibilityFilter", "check_corpus", "CorpusCheck",
     # models
     "load_encoder", "ClipEncoder",
@@ -117,12 +121,13 @@ __all__ = [
     # learning from corrections
     "adapt_classifier", "collect_evidence", "read_photo_labels", "Evidence", "PhotoLabels", "AdaptConfig",
     # sharded runs (Ray Data, Parquet shards)
-    "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig",
+    "tag_shards", "read_shards", "rescore", "rescore_shards", "ShardRun", "RayConfig", "stored_keyword_tree",
     # reviewing tags
     "ReviewStore", "ReviewItem", "PhotoQuery", "Decision", "Verdict", "AddReport", "review_items", "read_tags_file",
     "apply_review", "ApplyReport", "export_decisions", "read_decisions", "ReviewServer", "review_app",
     # output
     "make_writer", "BackgroundWriter", "OutputOptions", "OnExisting", "XmpNaming", "register_format", "WriteError",
+    "KeywordTree", "keyword_tree",
     # caption habits, stats, search
     "TagOrder", "ExtraTags", "add_extra_tags", "tag_stats", "TagStats", "FolderStats", "search", "SearchResult", "Match",
     # errors and warnings
@@ -150,7 +155,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.classifier.artifact import BuildReport, Classifier, load_classifier, save_classifier
     from lzt.classifier.build import build_classifier
     from lzt.engines.run import ShardRun, rescore, rescore_shards, tag_shards
-    from lzt.engines.shards import read_shards
+    from lzt.engines.shards import read_shards, stored_keyword_tree
     from lzt.eval.dataset import LabelledSet, read_labelled_set
     from lzt.eval.evaluate import Evaluation, evaluate
     from lzt.eval.importers import ImportReport, import_dataset
@@ -177,4 +182,5 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.text.generate import generate_corpus
     from lzt.text.plausibility import PlausibilityFilter
     from lzt.vocab.knowledge import Knowledge, LabelKnowledge, load_knowledge
+    from lzt.vocab.translations import read_parent_translations, read_translations, translated_names, translated_parents
     from lzt.vocab.vocabulary import Vocabulary, load_vocabulary
