@@ -100,7 +100,7 @@ class Tagger:
             $LZT_MODEL, else ViT-B-16) and cached under the user cache folder.
         model, pretrained: default to the classifier's own (pretrained: $LZT_PRETRAINED first);
             another model is refused, other weights are allowed with a warning.
-        device: auto (CUDA when present), cpu, cuda or cuda:N; CUDA without a GPU is an error.
+        device: auto (CUDA, else Apple's MPS, else the CPU), cpu, cuda, cuda:N or mps; a device that is not there is an error.
         scoring: mapping, local branch and calibration (ScoringConfig).
         input: input size and resize mode (InputConfig).
         cache: a folder for the embedding cache (None, the default here: no cache; the `lzt`
