@@ -24,6 +24,7 @@ nouns themselves; "a selfie", "an aerial view" are).
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from lzt.vocab.forms import UNCHANGED_PLURALS, article
 from lzt.vocab.vocabulary import Label
@@ -218,6 +219,24 @@ def guess_kind(name: str) -> str:
     if lower in _SPORTS or lower in _ACTIVITY_NOUNS:
         return "activity"
     return "object"
+
+
+# Kinds a keyword-tree node names reliably (`animals`, `birds`, `food and drink`, `vehicles`); a
+# node's style or activity guess is not trusted (`kitchen and dining` is no activity).
+_TREE_KINDS = ("animal", "plant", "food", "vehicle", "person", "scene", "weather", "event", "material")
+
+
+def guess_kind_in_tree(name: str, parents: Sequence[str] = ()) -> str:
+    """The kind of a label from its name, else from its parents in the vocabulary's keyword
+    tree, nearest first: `kestrel` under `animals|birds` is an animal, not an object."""
+    kind = guess_kind(name)
+    if kind != "object":
+        return kind
+    for parent in reversed(parents):
+        guessed = guess_kind(parent)
+        if guessed in _TREE_KINDS:
+            return guessed
+    return kind
 
 
 def is_mass_noun(name: str) -> bool:

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 from lzt.errors import LztError
 from lzt.files import atomic_write, read_text
-from lzt.vocab.kinds import guess_kind, guessed_phrases
+from lzt.vocab.kinds import guess_kind_in_tree, guessed_phrases
 from lzt.vocab.mentions import MentionMatcher
 from lzt.vocab.vocabulary import KINDS, Vocabulary, load_vocabulary
 
@@ -152,7 +152,7 @@ class Knowledge:
 def guess_entry(label, kind: str | None = None) -> LabelKnowledge:
     """An entry from a label's name alone (lzt.vocab.kinds): kind (the vocabulary's `[kind]`
     when given), np, pp, vp; no settings, companions or never."""
-    kind = kind or label.kind or guess_kind(label.name)
+    kind = kind or label.kind or guess_kind_in_tree(label.name, label.parents)
     np, pp, vp = guessed_phrases(label, kind)
     return LabelKnowledge(label.name, kind, np, pp, vp, written=False)
 

@@ -210,3 +210,30 @@ def test_tagging_a_run_twice_is_stable(photo: Path) -> None:
     first = sidecar_path(photo).read_bytes()
     XmpWriter(tree=TREE, with_parents=True).write(tagged(photo, "owl", "dog"))
     assert sidecar_path(photo).read_bytes() == first
+
+
+# --- the tree tells the template writer what a label is --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "parents", "kind"),
+    [
+        ("kestrel", ("animals", "birds"), "animal"),
+        ("kestrel", (), "object"),  # the name alone says nothing
+        ("granny smith", ("food and drink", "fruit"), "food"),
+        ("whisk", ("things", "kitchen and dining"), "object"),  # a node's -ing is no activity
+        ("surfing", ("animals",), "activity"),  # the name's own kind wins
+    ],
+)
+def test_a_labels_parents_guess_its_kind(name: str, parents: tuple[str, ...], kind: str) -> None:
+    from lzt.vocab.kinds import guess_kind_in_tree
+
+    assert guess_kind_in_tree(name, parents) == kind
+
+
+def test_knowledge_of_a_user_vocabulary_uses_its_tree(tmp_path: Path) -> None:
+    from lzt import load_knowledge
+
+    (tmp_path / "mine.txt").write_text("[animals|birds]\nkestrel\n[]\nkestrel statue\n")
+    knowledge = load_knowledge(tmp_path / "mine.txt")
+    assert [(e.label, e.kind) for e in knowledge.entries] == [("kestrel", "animal"), ("kestrel statue", "object")]
