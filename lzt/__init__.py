@@ -95,6 +95,8 @@ _LAZY = {
     "load_knowledge": "lzt.vocab.knowledge", "Knowledge": "lzt.vocab.knowledge", "LabelKnowledge": "lzt.vocab.knowledge",
     "SentenceComposer": "lzt.text.compose", "PlausibilityFilter": "lzt.text.plausibility",
     "check_corpus": "lzt.text.check", "CorpusCheck": "lzt.text.check",
+    # photo managers' keyword trees as vocabularies
+    "import_keywords": "lzt.vocab.importers", "KeywordImport": "lzt.vocab.importers", "KeywordFormat": "lzt.vocab.importers",
 }
 
 __all__ = [
@@ -107,6 +109,7 @@ __all__ = [
     "build_classifier", "load_classifier", "save_classifier", "Classifier", "TrainConfig", "BuildReport",
     "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary", "read_translations", "translated_names",
     "load_knowledge", "Knowledge", "LabelKnowledge", "SentenceComposer", "PlausibilityFilter", "check_corpus", "CorpusCheck",
+    "import_keywords", "KeywordImport", "KeywordFormat",
     # models
     "load_encoder", "ClipEncoder",
     # evaluation
@@ -176,5 +179,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.text.corpus import GenerationStats
     from lzt.text.generate import generate_corpus
     from lzt.text.plausibility import PlausibilityFilter
+    from lzt.vocab.importers import KeywordFormat, KeywordImport, import_keywords
     from lzt.vocab.knowledge import Knowledge, LabelKnowledge, load_knowledge
     from lzt.vocab.vocabulary import Vocabulary, load_vocabulary
