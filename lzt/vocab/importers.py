@@ -417,7 +417,7 @@ def _read_digikam(path: Path) -> tuple[list[_Keyword], _Notes]:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "Tags" not in tables:
-                raise LztError(f"{path}: an SQLite database without digiKam's `Tags` table: not a digiKam database")
+                raise LztError(f"{path}: an SQLite database without digiKam's Tags table: not a digiKam database")
             rows = db.execute("SELECT id, pid, name FROM Tags").fetchall()
             hidden: set[int] = set()
             if "TagProperties" in tables:

@@ -142,7 +142,7 @@ def test_files_that_hold_no_keywords_or_are_neither_format_are_errors(tmp_path):
     cases = [
         (empty, "auto", "holds no keywords"), (blank, "lightroom", "holds no keywords"),
         (categories, "auto", "no keyword can be a label"), (image, "auto", "binary data, not text"),
-        (other_db, "auto", "without digiKam's `Tags` table"), (other_db, "lightroom", "is an SQLite database"),
+        (other_db, "auto", "without digiKam's Tags table"), (other_db, "lightroom", "is an SQLite database"),
         (blank, "digikam", "is not an SQLite database"), (tmp_path / "missing.txt", "auto", "no such keyword file"),
         (tmp_path, "auto", "is not a file"),
     ]
