@@ -28,6 +28,8 @@ What cannot be carried over is left out and noted (`KeywordImport.skipped`), the
 - a synonym equal to another label's name or to a synonym kept for another label (a synonym
   that repeats its own label's name is dropped silently: nothing is lost);
 - digiKam tags whose parent links form a cycle or point to a missing tag, with those below them.
+The synonyms of a keyword that is no label (a category; an inner keyword with `leaves_only`) go
+with it, without a note: they name a parent, and parents are not scored.
 Names are compared as the vocabulary compares them: runs of whitespace as one space, any case.
 """
 
@@ -139,7 +141,9 @@ def _reserved(name: str, reserved: str) -> str | None:
     if _CONTROL.search(name):
         return "its name holds a control character"
     found = "".join(dict.fromkeys(ch for ch in name if ch in reserved))
-    return f"{' and '.join(repr(ch) for ch in found)} is reserved in a vocabulary" if found else None
+    if not found:
+        return None
+    return f"{' and '.join(repr(ch) for ch in found)} {'is' if len(found) == 1 else 'are'} reserved in a vocabulary"
 
 
 def _place(name: str, parents: Sequence[str]) -> str:
@@ -181,22 +185,8 @@ def import_keywords(
     out: when given, the vocabulary is also written there (atomically; never over `path`).
     What cannot be carried over is noted in `skipped` (see this module's docstring); a source
     that cannot be read, or that yields no label, is an LztError naming it."""
-    path, format = Path(path), KeywordFormat(format)
-    if not path.is_file():
-        raise LztError(f"no such keyword file: {path}" if not path.exists() else f"{path} is not a file")
-    if format is KeywordFormat.auto:
-        format = KeywordFormat.digikam if is_sqlite(path, "keyword file") else KeywordFormat.lightroom
-    elif format is KeywordFormat.lightroom and is_sqlite(path, "keyword file"):
-        raise LztError(f"{path} is an SQLite database (digiKam's?), not a Lightroom keyword export")
-    elif format is KeywordFormat.digikam and not is_sqlite(path, "keyword file"):
-        raise LztError(f"{path} is not an SQLite database, so not a digiKam database (digikam4.db)")
-    patterns = _exclusions(exclude)
-    if format is KeywordFormat.digikam:
-        roots, notes = _read_digikam(path)
-        described = "a digiKam database"
-    else:
-        roots, encoding = _read_lightroom(path)
-        notes, described = [], f"a Lightroom keyword export, {encoding}"
+    path, patterns = Path(path), _exclusions(exclude)
+    format, roots, notes, described = _read(path, format)
     labels, excluded = _labels(roots, leaves_only, patterns, notes)
     skipped = tuple(note for _, note in sorted(notes, key=lambda note: note[0]))
     if not labels:
@@ -205,20 +195,46 @@ def import_keywords(
     for exclusion in patterns.values():
         if not exclusion.hits:
             warn(f"nothing to exclude: no keyword {exclusion.entry!r} in {path}")
-    counts = f"{len(labels)} labels, {sum(len(label.synonyms) for label in labels)} synonyms"
-    settings = ["leaves only" if leaves_only else "", f"excluding {', '.join(map(repr, exclude))}" if exclude else ""]
-    header = [
-        f"lzt vocabulary imported from {_printable(str(path))} ({described}) by lzt {__version__}",
-        f"made {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {counts}" + "".join(f"; {s}" for s in settings if s),
-        "a [section] header names the parents, in the keyword tree, of the labels below it",
-    ]
-    text = _vocabulary_text(labels, header, skipped)
+    text = _vocabulary_text(labels, _header(path, described, labels, leaves_only, exclude), skipped)
     vocabulary = parse_vocabulary(text, str(out) if out is not None else f"<imported {path.name}>")
     nodes = {label.parents[:depth] for label in vocabulary.labels for depth in range(1, len(label.parents) + 1)}
     result = KeywordImport(text, vocabulary, format, len(nodes), excluded, skipped)
     if out is not None:
         _save(result.text, Path(out), path)
     return result
+
+
+def _read(path: Path, format: KeywordFormat | str) -> tuple[KeywordFormat, list[_Keyword], _Notes, str]:
+    """(the source's format, its keyword tree, notes on what could not be read, how the vocabulary's
+    header describes the source)."""
+    try:
+        format = KeywordFormat(format)
+    except ValueError:
+        raise UsageError(f"unknown keyword source {format!r} (known: {', '.join(f.value for f in KeywordFormat)})") from None
+    if not path.is_file():
+        raise LztError(f"no such keyword file: {path}" if not path.exists() else f"{path} is not a file")
+    sqlite = is_sqlite(path, "keyword file")
+    if format is KeywordFormat.auto:
+        format = KeywordFormat.digikam if sqlite else KeywordFormat.lightroom
+    elif format is KeywordFormat.lightroom and sqlite:
+        raise LztError(f"{path} is an SQLite database (digiKam's?), not a Lightroom keyword export")
+    elif format is KeywordFormat.digikam and not sqlite:
+        raise LztError(f"{path} is not an SQLite database, so not a digiKam database (digikam4.db)")
+    if format is KeywordFormat.digikam:
+        return (format, *_read_digikam(path), "a digiKam database")
+    roots, encoding = _read_lightroom(path)
+    return format, roots, [], f"a Lightroom keyword export, {encoding}"
+
+
+def _header(path: Path, described: str, labels: list[_Label], leaves_only: bool, exclude: Sequence[str]) -> list[str]:
+    """The vocabulary's opening comments: where it comes from, when it was made, what it holds."""
+    counts = f"{len(labels)} labels, {sum(len(label.synonyms) for label in labels)} synonyms"
+    settings = ["leaves only" if leaves_only else "", f"excluding {', '.join(map(repr, exclude))}" if exclude else ""]
+    return [
+        f"lzt vocabulary imported from {_printable(str(path))} ({described}) by lzt {__version__}",
+        f"made {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {counts}" + "".join(f"; {s}" for s in settings if s),
+        "a [section] header names the parents, in the keyword tree, of the labels below it",
+    ]
 
 
 def _printable(text: str) -> str:
@@ -228,7 +244,10 @@ def _printable(text: str) -> str:
 def _save(text: str, out: Path, source: Path) -> None:
     if out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"`out` is the file being imported ({source}): choose another file")
-    atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    try:
+        atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except OSError as exc:
+        raise LztError(f"cannot write the vocabulary {out}: {exc.strerror or exc}") from exc
 
 
 @dataclass

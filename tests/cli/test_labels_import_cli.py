@@ -38,10 +38,12 @@ def test_import_to_stdout_in_a_real_process(tmp_path):
 def test_bad_input_is_one_line_and_an_exit_code(tmp_path):
     bad = write_lightroom(tmp_path / "bad.txt", "Animals\n\t\tOwl\n")
     good = write_lightroom(tmp_path / "keywords.txt")
+    inner = write_lightroom(tmp_path / "inner.txt", "Animals\n\t[Birds]\n")  # a leaf that is a category
     cases = [
         (["labels", "import", tmp_path / "missing.txt"], 1, "error: no such keyword file"),
         (["labels", "import", bad], 1, f"error: {bad}:2: 'Owl' is indented by 2 TABs"),
         (["labels", "import", good, "--from", "digikam"], 1, "is not an SQLite database"),
+        (["labels", "import", inner, "--leaves-only"], 1, "no keyword can be a label (0 skipped, 0 excluded, inner keywords left out by --leaves-only)"),
         (["labels", "import", good, "--from", "aperture"], 2, "aperture"),
         (["labels", "import", good, "--out", good], 2, "error: --out is the file being imported"),
         (["labels", "import", good, "--exclude", "People|"], 2, "error: --exclude holds an empty keyword name"),
@@ -49,7 +51,7 @@ def test_bad_input_is_one_line_and_an_exit_code(tmp_path):
     for args, code, message in cases:
         result = invoke(*args, check=code)
         assert message in result.stderr and "Traceback" not in result.stderr and result.stdout == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "keywords.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "inner.txt", "keywords.txt"]
 
 
 def test_a_digikam_import_builds_a_classifier_that_keeps_the_tree(tmp_path):

@@ -108,6 +108,17 @@ def test_names_the_vocabulary_cannot_hold_are_reported_and_the_rest_imported(tmp
     assert len(result.skipped) == 6 and "eiffel tower" not in notes
 
 
+def test_a_label_name_wins_over_an_earlier_synonym_and_a_shared_synonym_stays_with_the_first(tmp_path):
+    export = "Animals\n\t{fauna}\n\t{beasts}\n\tFauna\n\tPets\n\t\t{Beasts}\n\t\t{pet: animal, tame}\n"
+    result = import_keywords(write_lightroom(tmp_path / "keywords.txt", export))
+    assert tree(result.vocabulary) == {"Animals": ((), ("beasts",)), "Fauna": (("Animals",), ()), "Pets": (("Animals",), ())}
+    assert result.skipped == (
+        "line 2: synonym 'fauna' of 'Animals' dropped: it is the name of the label 'Fauna' under Animals (line 4)",
+        "line 6: synonym 'Beasts' of 'Pets' under Animals dropped: it is the synonym of the label 'Animals' (line 1)",
+        "line 7: synonym 'pet: animal, tame' of 'Pets' under Animals dropped: ':' and ',' are reserved in a vocabulary",
+    )
+
+
 @pytest.mark.parametrize(
     "export, line, fragment",
     [
@@ -144,7 +155,7 @@ def test_files_that_hold_no_keywords_or_are_neither_format_are_errors(tmp_path):
         (categories, "auto", "no keyword can be a label"), (image, "auto", "binary data, not text"),
         (other_db, "auto", "without digiKam's Tags table"), (other_db, "lightroom", "is an SQLite database"),
         (blank, "digikam", "is not an SQLite database"), (tmp_path / "missing.txt", "auto", "no such keyword file"),
-        (tmp_path, "auto", "is not a file"),
+        (tmp_path, "auto", "is not a file"), (blank, "aperture", "unknown keyword source 'aperture'"),
     ]
     for path, format, fragment in cases:
         with pytest.raises(LztError, match=fragment):
@@ -172,6 +183,8 @@ def test_out_is_written_atomically_and_never_over_the_source(tmp_path):
     with pytest.raises(UsageError, match="the file being imported"):
         import_keywords(source, out=source)
     assert source.read_bytes() == before
+    with pytest.raises(LztError, match="cannot write the vocabulary"):
+        import_keywords(source, out=tmp_path)  # a folder
     out = tmp_path / "sub" / "vocab.txt"
     result = import_keywords(source, out=out)
     assert out.read_text(encoding="utf-8") == result.text and [p.name for p in out.parent.iterdir()] == ["vocab.txt"]
