@@ -98,6 +98,8 @@ _LAZY = {
     "load_knowledge": "lzt.vocab.knowledge", "Knowledge": "lzt.vocab.knowledge", "LabelKnowledge": "lzt.vocab.knowledge",
     "SentenceComposer": "lzt.text.compose", "PlausibilityFilter": "lzt.text.plausibility",
     "check_corpus": "lzt.text.check", "CorpusCheck": "lzt.text.check",
+    # photo managers' keyword trees as vocabularies
+    "import_keywords": "lzt.vocab.importers", "KeywordImport": "lzt.vocab.importers", "KeywordFormat": "lzt.vocab.importers",
 }
 
 __all__ = [
@@ -111,6 +113,7 @@ __all__ = [
     "generate_corpus", "GenerationStats", "LLMConfig", "register_backend", "load_vocabulary", "Vocabulary", "read_translations", "translated_names",
     "read_parent_translations", "translated_parents",
     "load_knowledge", "Knowledge", "LabelKnowledge", "SentenceComposer", "PlausibilityFilter", "check_corpus", "CorpusCheck",
+    "import_keywords", "KeywordImport", "KeywordFormat",
     # models
     "load_encoder", "ClipEncoder",
     # evaluation
@@ -181,6 +184,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from lzt.text.corpus import GenerationStats
     from lzt.text.generate import generate_corpus
     from lzt.text.plausibility import PlausibilityFilter
+    from lzt.vocab.importers import KeywordFormat, KeywordImport, import_keywords
     from lzt.vocab.knowledge import Knowledge, LabelKnowledge, load_knowledge
     from lzt.vocab.translations import read_parent_translations, read_translations, translated_names, translated_parents
     from lzt.vocab.vocabulary import Vocabulary, load_vocabulary
