@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -41,7 +40,7 @@ def export(
     file_writer = not get_format(output.format.value).stream
     records = sidecar_records(folder) if file_writer else read_shards(folder)
     records = add_extra_tags(records, extra.config(underscores))
-    options = replace(output.config(), tree=stored_keyword_tree(folder))  # the run's keyword tree, for XMP
+    options = output.config(stored_keyword_tree(folder))  # the run's keyword tree, for XMP
     done, skipped = write_records(records, make_writer(output.format.value, options), ui)
     ui.info(f"exported {done - skipped} of {done} records" + (f"; {skipped} skipped" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK

@@ -30,6 +30,7 @@ from lzt.config import (
     Decoder,
     ExtraTags,
     InputConfig,
+    KeywordTree,
     LLMConfig,
     Mapping,
     MappingConfig,
@@ -275,9 +276,14 @@ class OutputFormatOptions:
     xmp_naming: Annotated[XmpNaming, typer.Option("--xmp-naming", help="Sidecar names (--format xmp): full (photo.jpg.xmp: darktable, digiKam) or stem (photo.xmp: Lightroom).")] = _OUTPUT.xmp_naming
     xmp_parent: Annotated[str, typer.Option("--xmp-parent", help="A parent above every hierarchical XMP keyword (lzt: lzt|animals|dog); by default none: the vocabulary's own tree (animals|dog).")] = _OUTPUT.xmp_parent
     with_parents: Annotated[bool, typer.Option("--with-parents", help="XMP dc:subject also lists each keyword's parents in the vocabulary's tree (dog, animals), as Lightroom's `export containing keywords` does.")] = False
+    flat: Annotated[bool, typer.Option("--flat", help="XMP keywords without the vocabulary's tree: dog, not animals|dog.")] = False
 
-    def config(self) -> OutputOptions:
-        return OutputOptions(None, self.caption_ext, self.on_existing, self.xmp_naming, self.xmp_parent, with_parents=self.with_parents)
+    def config(self, tree: KeywordTree | None = None) -> OutputOptions:
+        """The output options, with the run's keyword tree unless --flat."""
+        return OutputOptions(
+            None, self.caption_ext, self.on_existing, self.xmp_naming, self.xmp_parent,
+            tree=KeywordTree() if self.flat or tree is None else tree, with_parents=self.with_parents,
+        )
 
 
 class Engine(str, Enum):

@@ -119,7 +119,7 @@ def tag(
         raise typer.BadParameter("URIs (s3://, gs://, file://) are read by the sharded engines: add --out DIR", param_hint="PATHS")
     with load_tagger(classifier, model, scoring, input, cache, ui.progress) as tagger:
         chosen = selection.config(tagger.labels)
-        writer = make_writer(output.format.value, replace(output.config(), tree=tagger.keyword_tree(chosen, selection.lang)))
+        writer = make_writer(output.format.value, output.config(tagger.keyword_tree(chosen, selection.lang)))
         records = tagger.tag(
             paths, chosen, batch_size=decoding.batch_size, workers=decoding.workers,
             decoding=decoding.config(), exclude=discovery.exclude, include_hidden=discovery.include_hidden, video=video.config(),
@@ -182,7 +182,7 @@ def rescore_command(
     with load_tagger(classifier, model, scoring, InputOptions(), CacheOptions(no_cache=True), ui.progress) as tagger:
         chosen = selection.config(tagger.labels)
         if engine.out is None and engine.engine is Engine.local:
-            writer = make_writer(output.format.value, replace(output.config(), tree=tagger.keyword_tree(chosen, selection.lang)))
+            writer = make_writer(output.format.value, output.config(tagger.keyword_tree(chosen, selection.lang)))
             source = engine.from_embeddings or ""
             records = rescore(source, tagger, chosen)
             if not get_format(output.format.value).stream:  # captions, sidecars: beside the files themselves

@@ -144,3 +144,7 @@ def test_export_writes_the_runs_keyword_tree(tmp_path):
         labels = [k for k in flat if k in paths]
         assert tree == [paths[label] for label in labels] and len(labels) == 3
         assert ("animals" in flat) == any(label != "car" for label in labels)
+    invoke("export", tmp_path / "out", "--format", "xmp", "--flat", "-q")  # lzt's tree entries become plain keywords
+    for sidecar in exported:
+        flat, tree = read_keywords(sidecar)
+        assert sorted(tree) == sorted(flat) and len(flat) == 3
