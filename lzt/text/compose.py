@@ -213,6 +213,8 @@ class _Fit:
             return False
         if setting.kind in _PLACE_KINDS and other.kind in _PLACE_KINDS:
             return not (setting.written and other.written)  # two places: only companions ("a beach by the ocean")
+        if here == there == "indoors" and setting.kind == "scene":
+            return False  # an indoor thing is in the rooms its knowledge lists: no bed "in a theater"
         if relation == RELATED:
             return True
         if relation == UNRELATED:
@@ -450,12 +452,14 @@ class _Arrangement:
 
     def join(self, parts: list[str]) -> str:
         """Subjects in one phrase: "a cat on a couch", "a dog next to a bicycle", "a, b and c";
-        a collage, or a list with places in it, only as a list (unrelated things are not "next
-        to" each other, and a truck is not "with a valley")."""
+        a collage, or a list with places or a table in it, only as a list (unrelated things are
+        not "next to" each other, and a truck is not "with a valley")."""
         rng = self.rng
         if len(parts) == 1:
             return parts[0]
-        if self.plan.collage or self.plan.listed:  # "a truck with a valley": places and unrelated things in a plain list
+        # "A truck with a valley", "a cup with a table": places, a table that holds nothing, and
+        # unrelated things, in a plain list.
+        if self.plan.collage or self.plan.listed or (self.surface is None and any(_is_surface(t) for t in self.roles.things)):
             return join_phrases(parts[1:] + parts[:1]) if self.actor_clause and rng.random() < 0.5 else join_phrases(parts)
         if self.actor_clause:  # "a man riding a horse": keep the others out of the verb's reach
             actor, others = parts[0], join_phrases(parts[1:])
@@ -566,8 +570,8 @@ class _Arrangement:
     def styled(self, style: LabelKnowledge, body: str) -> str:
         rng = self.rng
         opener = self.np(style, plural_ok=False, detail_ok=False)
-        if not body:
-            body = rng.choice(_FILLERS)
+        if not body:  # "a sepia photo of a quiet moment", not "a quiet moment, a sepia photo"
+            return _finish(f"{opener} of {rng.choice(_FILLERS)}")
         if rng.random() < 0.75:
             return _finish(f"{opener} of {_lower_first(body)}")
         return _finish(f"{body}, {_lower_first(opener)}")
