@@ -55,17 +55,18 @@ _NUMBERS = ("two", "two", "two", "three", "several", "a few")
 _GROUPS = ("a group of", "a pair of")  # people and animals only
 # Things other things are put on: "a cat on a couch", "a laptop on a desk".
 _SURFACES = {"table", "dining table", "desk", "bed", "couch", "sofa", "bench", "counter", "countertop", "coffee table", "kitchen counter"}
+_SEATS = {"bed", "couch", "sofa", "bench"}  # surfaces people sit or lie on
 _SMALL_THINGS = ("object", "food", "animal", "plant")
 # Things too big, or fixed in place, to stand on a table, desk, bed or couch (by the label's last
-# word or two): furniture, appliances, fixtures, big animals.
+# word or two): furniture, appliances, fixtures; and animals too big for one.
 _LARGE = {
     "chair", "armchair", "stool", "sofa", "couch", "bed", "table", "desk", "bench", "oven", "stove", "sink", "refrigerator",
     "fridge", "freezer", "dishwasher", "washing machine", "toilet", "bathtub", "bath", "shower", "piano", "wardrobe",
     "dresser", "cabinet", "bookshelf", "bookcase", "fireplace", "door", "window", "curtain", "rug", "carpet", "chandelier",
     "ceiling fan", "fountain", "shrub", "tree", "street light", "lamppost", "trash can", "vacuum cleaner", "chalkboard",
-    "whiteboard", "treadmill", "crib", "mirror", "tv", "tv monitor", "television", "microwave", "horse", "cow", "sheep",
-    "elephant", "bear", "zebra", "giraffe",
+    "whiteboard", "treadmill", "crib", "mirror", "tv", "tv monitor", "television", "microwave",
 }
+_LARGE_ANIMALS = {"horse", "cow", "sheep", "elephant", "bear", "zebra", "giraffe", "camel", "deer", "goat", "pig", "donkey"}
 # Context for sentences without a place (the matcher throws out any that names a vocabulary label).
 # Framing and light go with any photo but one that has a style of its own.
 _FRAMINGS = ("up close", "from above", "seen from the side", "at close range")
@@ -120,6 +121,8 @@ def _fits(synonym: str, entry: LabelKnowledge) -> bool:
         return False
     if last.endswith("s") and not last.endswith(("ss", "us", "is")):  # "spectators", "tacos": a plural
         return False
+    if last.endswith("men") and last not in ("specimen", "abdomen"):  # "firemen": a plural
+        return False
     if len(last) > 5 and last.endswith("ed") and not last.endswith(("bed", "shed", "sled", "seed", "weed", "reed", "speed", "steed", "breed")):
         return False  # "tattooed": an adjective, not "a tattooed"
     return entry.kind == "person" or guess_kind(synonym) == entry.kind
@@ -129,8 +132,14 @@ def _is_surface(entry: LabelKnowledge) -> bool:
     return entry.label in _SURFACES or entry.np.lower().split(" ", 1)[-1] in _SURFACES
 
 
+def _is_seat(entry: LabelKnowledge) -> bool:
+    return any(word in _SEATS for word in (entry.label.lower(), entry.np.lower().split(" ", 1)[-1]))
+
+
 def _is_large(entry: LabelKnowledge) -> bool:
     words = entry.label.lower().split()
+    if entry.kind == "animal":  # a cat on a couch, not a horse (a teddy bear is an object)
+        return words[-1] in _LARGE_ANIMALS
     return entry.kind in ("person", "vehicle") or words[-1] in _LARGE or " ".join(words[-2:]) in _LARGE
 
 
@@ -215,6 +224,10 @@ class _Fit:
             return not (setting.written and other.written)  # two places: only companions ("a beach by the ocean")
         if here == there == "indoors" and setting.kind == "scene":
             return False  # an indoor thing is in the rooms its knowledge lists: no bed "in a theater"
+        if setting.kind == "scene" and other.kind == "animal" and other.settings:
+            return self.habitat(other, setting)
+        if setting.kind == "event" and other.kind == "activity":
+            return False  # not "bungee jumping at a protest": only an activity the knowledge puts there
         if relation == RELATED:
             return True
         if relation == UNRELATED:
@@ -223,13 +236,20 @@ class _Fit:
         # object or food whose knowledge says nothing of where it is may be indoors.
         return not (setting.kind == "weather" and here == "outdoors" and other.written and other.kind in ("object", "food") and there is None)
 
+    def habitat(self, animal: LabelKnowledge, scene: LabelKnowledge) -> bool:
+        """Whether an animal is found at a scene: one of its settings, or a place one of them is
+        in (an elk "in a valley" is also "in the mountains"); not a tiger "in a town"."""
+        return any(name == scene.label or scene.label in self.knowledge[name].settings for name in animal.settings)
+
     def surface(self, thing: LabelKnowledge, surface: LabelKnowledge) -> bool:
         """Whether `thing` can stand on `surface`: small, and the knowledge puts them together
         (an animal only as a companion: a cat on a couch)."""
         if thing.kind not in _SMALL_THINGS or _is_large(thing) or _is_surface(thing):
             return False
         relation = self.relation(thing, surface)
-        return relation == COMPANION or (relation == RELATED and thing.kind != "animal")
+        # On a table, desk or counter goes what goes with it; on a bed, couch or bench only what
+        # the knowledge puts there (a cat, a pillow; not a vase and a clock).
+        return relation == COMPANION or (relation == RELATED and thing.kind != "animal" and not _is_seat(surface))
 
     def outdoors(self, entry: LabelKnowledge) -> bool:
         """Found outdoors, as far as the knowledge says ("on a sunny day" fits it)."""
@@ -248,11 +268,11 @@ class _Fit:
             # "a street") are both named, and neither is the place.
             place = next((scene for scene in roles.scenes if all(self.setting(scene, e) for e in entries)
                           and all(scene.label in other.settings for other in roles.scenes if other is not scene)), None)
-            for entry in [*roles.events[:1], *([place] if place else []), *roles.weather]:
-                # Two times with one preposition read as a stack ("under a rainbow under clouds"): one is named instead.
-                stack = any(t.pp and entry.pp and t.pp.split()[0] == entry.pp.split()[0] for t in tails if t.kind == entry.kind == "weather")
-                # A place and two times is a stack too ("in the water in the sun at sunset").
-                stack |= entry.kind == "weather" and any(t.kind == "weather" for t in tails) and any(t.kind in _PLACE_KINDS for t in tails)
+            # One time: a time of day first ("the full moon ... at night", not "nighttime under the moon").
+            weather = sorted(roles.weather, key=lambda e: where(e) is not None)
+            for entry in [*roles.events[:1], *([place] if place else []), *weather]:
+                # Two times read as a stack ("in the sun under clouds"): the second is named instead.
+                stack = entry.kind == "weather" and any(t.kind == "weather" for t in tails)
                 if entry.pp and not stack and all(self.setting(entry, e) for e in entries) and all(self.setting(t, entry) for t in tails):
                     tails.append(entry)
         listed = [e for e in roles.scenes + roles.events + roles.weather if e not in tails]

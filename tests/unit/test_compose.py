@@ -65,6 +65,10 @@ def test_grammar_of_each_kind():
     assert any("riding a bicycle" in s or "riding a bike" in s for s in riders)
     surfers = [nuswide.compose(["surf", "ocean"], v) for v in range(40)]
     assert any("surfer" in s or "surfing a wave" in s for s in surfers)
+    # A synonym that is a plural or an adjective does not stand for "a ...": not "a firemen", "a tattooed".
+    everyday = SentenceComposer(load_knowledge("everyday"))
+    assert not any("a firemen" in everyday.compose(["firefighter"], v).lower() for v in range(120))
+    assert not any("a tattooed" in nuswide.compose(["tattoo"], v).lower() for v in range(120))
 
 
 def test_captions_are_reproducible_and_varied():
@@ -211,6 +215,9 @@ def test_large_things_are_never_on_a_table():
     assert not any(ON_A_SURFACE.search(s) for s in captions(voc, ["chair", "bottle", "dining table"]))
     # Small things that go with it still are: "a cake and a knife on a dining table".
     assert any(ON_A_SURFACE.search(s) for s in captions(coco, ["cake", "knife", "dining table"]))
+    # On a bed, couch or bench only what the knowledge puts there: a teddy bear, not a vase.
+    assert not any("on a bed" in s.lower() for s in captions(coco, ["vase", "clock", "bed"]))
+    assert any("on a bed" in s.lower() for s in captions(coco, ["teddy bear", "clock", "bed"]))
 
 
 def test_indoor_things_stay_indoors_and_outdoor_things_outdoors():
@@ -222,6 +229,11 @@ def test_indoor_things_stay_indoors_and_outdoor_things_outdoors():
     assert all("farmland" in s.lower() and "flood" in s.lower() for s in washing)  # named, not dropped
     assert not any("in the snow" in s for s in captions(nuswide, ["computer", "map", "book", "snow"]))
     assert not any("in a kitchen" in s.lower() for s in captions(EVERYDAY, ["lavender", "honey", "kitchen"]))
+    # A wild animal is where its knowledge says (or in a place around it): not "a tiger ... in a town";
+    # an activity at an event only if the knowledge says so: not "bungee jumping at a protest".
+    assert not any("in a town" in s for s in captions(nuswide, ["tiger", "house", "town"]))
+    assert any("in the mountains" in s for s in captions(nuswide, ["elk", "mountain"]))
+    assert not any("at a protest" in s.lower() for s in captions(EVERYDAY, ["bungee jumping", "protest"]))
     # Where they fit, settings stay: "a dog in the snow", "a washing machine in a laundry room".
     assert any("in the snow" in s for s in captions(nuswide, ["dog", "snow"]))
     assert any("in a laundry room" in s.lower() for s in captions(EVERYDAY, ["washing machine", "laundry room"]))
