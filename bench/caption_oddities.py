@@ -92,7 +92,7 @@ class Oddities:
         entries = knowledge.entries
         self.kind = [e.kind for e in entries]
         self.indoor = [bool(e.settings) and all(_indoors(knowledge[s]) for s in e.settings) for e in entries]
-        self.large = [e.kind == "vehicle" or _head(e.label) in _LARGE or _head(e.label) in _BIG_ANIMALS for e in entries]
+        self.large = [e.kind == "vehicle" or _head(e.label) in _LARGE or (e.kind == "animal" and _head(e.label) in _BIG_ANIMALS) for e in entries]
         self.outdoor_pps = [e.pp for e in entries if e.pp and ((e.kind == "scene" and not _indoors(e)) or (e.kind == "weather" and e.label not in ("night", "nighttime")))]
         self.style_nps = [e.np.lower() for e in entries if e.kind == "style"]
 

@@ -208,11 +208,15 @@ def build(name: str, args: argparse.Namespace) -> None:
             provenance(name, args, recipe, knowledge, keep_from, old, kept, reasons, first, fresh, fresh_kept, fresh_reasons,
                        llm_command, llm_rows, composed, stats, report, out, minutes), encoding="utf-8")
     print(f"{out}: {report.verified:,} sentences ({len(llm_rows):,} LLM, {len(composed):,} template), "
-          f"per label min {min(report.per_label):,}; {out.stat().st_size / 1e6:.2f} MB; {minutes:.1f} min")
+          f"per label min {min(report.per_label):,}; {out.stat().st_size / 1e6:.2f} MB; {_duration(minutes)}")
     for problem in problems:
         print(f"FLOOR NOT REACHED: {problem}", file=sys.stderr)
     if problems:
         sys.exit(1)
+
+
+def _duration(minutes: float) -> str:
+    return f"{minutes:.1f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
 
 
 def _reasons(counter: Counter) -> str:
@@ -233,7 +237,7 @@ def provenance(name, args, recipe, knowledge, keep_from, old, kept, reasons, fir
     lines = [
         f"# {name}.corpus.jsonl.gz: how it was made",
         "",
-        f"- Command: `{command}` (lzt {__version__}; seed {args.seed}; {minutes:.1f} min on this machine, 2 CPU cores, no LLM run).",
+        f"- Command: `{command}` (lzt {__version__}; seed {args.seed}; {_duration(minutes)} on this machine, 2 CPU cores, no LLM run).",
         f"- Knowledge: `{knowledge_name}` (digest {knowledge.digest()}, {knowledge.written} of {len(knowledge)} labels written"
         + (", the rest guessed from their names" if knowledge.written < len(knowledge) else "") + "); see its provenance file.",
         f"- Recipe: every label in at least {recipe['min_per_label']} sentences"

@@ -77,7 +77,10 @@ _PLACE_KINDS = ("scene", "event")  # kinds that say where the photo is
 # Places with rooms and grounds alike: "a notebook at a school", "a bus at a school".
 _EITHER_PLACES = {"school", "university", "hotel", "stage", "station", "train station", "airport", "swimming pool", "pool", "zoo", "stadium", "sports stadium", "market"}
 # Weather labels that are times of day or seasons: indoors too ("a lamp at night").
-_TIME_WORDS = {"night", "nighttime", "evening", "morning", "afternoon", "midnight", "dusk", "dawn", "twilight", "spring", "summer", "autumn", "fall", "winter"}
+_TIME_WORDS = {
+    "night", "nighttime", "evening", "morning", "afternoon", "midnight", "dusk", "dawn", "twilight", "sunset", "sunrise",
+    "spring", "summer", "autumn", "fall", "winter",
+}
 _FILLERS = ("an everyday scene", "a quiet moment", "a familiar place", "a simple scene", "an ordinary day")
 _OPENERS = (
     ("", 6), ("A photo of ", 3), ("A picture of ", 1), ("An image of ", 1), ("Photo of ", 1), ("A snapshot of ", 1),
@@ -439,6 +442,7 @@ class _Arrangement:
         self.surface = None
         surfaces = [t for t in things if _is_surface(t)]
         fits = surfaces and all(self.fit.surface(t, surfaces[0]) for t in things if t is not surfaces[0])
+        fits = fits and (not persons or _is_seat(surfaces[0]))  # a woman and a cat on a couch, not on a dining table
         if fits and len(things) > 1 and not self.actor_clause and not self.plan.collage and not self._surface_clash(surfaces[0]) and rng.random() < 0.6:
             things.remove(surfaces[0])
             self.surface = "on " + self.np(surfaces[0], plural_ok=False, detail_ok=False)
