@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lzt import __version__
 from lzt.config import LLMConfig
+from lzt.text.backends.template import TemplateBackend
 from lzt.text.check import check_corpus
 from lzt.text.compose import SentenceComposer
 from lzt.text.corpus import CORPUS_FORMAT, _read_lines, vocabulary_digest
@@ -125,7 +126,7 @@ def template_lines(knowledge: Knowledge, counts: list[int], args, recipe: dict, 
         seen.add(key)
         for label in labels:
             counts[index[label]] += 1
-        row = {"sentence": sentence, "labels": labels, "model": "template", "prompt": "template-v2"}
+        row = {"sentence": sentence, "labels": labels, "model": "template", "prompt": TemplateBackend.prompt_id}
         if set(requested) != set(labels):  # the composer mentions exactly the set, apart from labels its phrases name
             row["requested"] = requested
         lines.append(row)
@@ -194,7 +195,7 @@ def build(name: str, args: argparse.Namespace) -> None:
     header = {
         "format": CORPUS_FORMAT, "version": 1, "vocabulary": vocabulary_digest(vocabulary), "labels": len(vocabulary),
         "seed": args.seed, "min_per_label": recipe["min_per_label"], "sets_per_request": 1,
-        "model": "template + kept LLM sentences", "prompt": "template-v2", "sampling": SAMPLING_ID,
+        "model": "template + kept LLM sentences", "prompt": TemplateBackend.prompt_id, "sampling": SAMPLING_ID,
         "knowledge": knowledge.digest(), "filter": plausibility.id,
         "label_names": [[label.name, *label.synonyms] for label in vocabulary.labels],
     }
@@ -207,11 +208,15 @@ def build(name: str, args: argparse.Namespace) -> None:
             provenance(name, args, recipe, knowledge, keep_from, old, kept, reasons, first, fresh, fresh_kept, fresh_reasons,
                        llm_command, llm_rows, composed, stats, report, out, minutes), encoding="utf-8")
     print(f"{out}: {report.verified:,} sentences ({len(llm_rows):,} LLM, {len(composed):,} template), "
-          f"per label min {min(report.per_label):,}; {out.stat().st_size / 1e6:.2f} MB; {minutes:.1f} min")
+          f"per label min {min(report.per_label):,}; {out.stat().st_size / 1e6:.2f} MB; {_duration(minutes)}")
     for problem in problems:
         print(f"FLOOR NOT REACHED: {problem}", file=sys.stderr)
     if problems:
         sys.exit(1)
+
+
+def _duration(minutes: float) -> str:
+    return f"{minutes:.1f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
 
 
 def _reasons(counter: Counter) -> str:
@@ -232,7 +237,7 @@ def provenance(name, args, recipe, knowledge, keep_from, old, kept, reasons, fir
     lines = [
         f"# {name}.corpus.jsonl.gz: how it was made",
         "",
-        f"- Command: `{command}` (lzt {__version__}; seed {args.seed}; {minutes:.1f} min on this machine, 2 CPU cores, no LLM run).",
+        f"- Command: `{command}` (lzt {__version__}; seed {args.seed}; {_duration(minutes)} on this machine, 2 CPU cores, no LLM run).",
         f"- Knowledge: `{knowledge_name}` (digest {knowledge.digest()}, {knowledge.written} of {len(knowledge)} labels written"
         + (", the rest guessed from their names" if knowledge.written < len(knowledge) else "") + "); see its provenance file.",
         f"- Recipe: every label in at least {recipe['min_per_label']} sentences"
@@ -248,8 +253,9 @@ def provenance(name, args, recipe, knowledge, keep_from, old, kept, reasons, fir
     if llm_command:
         lines.append(f"- New LLM sentences: `{llm_command}`: {len(fresh_kept)} of {len(fresh)} kept (reasons: {_reasons(fresh_reasons)}).")
     lines += [
-        f"- Template sentences (`--llm template`, prompt id `template-v2`, lzt.text.compose): {stats['planned_sets']:,} label sets drawn with "
-        f"the knowledge's co-occurrences (`{SAMPLING_ID}`, 15% of sets drawn uniformly, no `never` pair), "
+        f"- Template sentences (`--llm template`, prompt id `{TemplateBackend.prompt_id}`, lzt.text.compose): {stats['planned_sets']:,} label sets drawn with "
+        f"the knowledge's co-occurrences (`{SAMPLING_ID}`, 15% of sets drawn uniformly, no `never` pair, two places or two weather "
+        f"labels only as companions), "
         f"{stats['topup_sets']:,} top-up sets for labels short after duplicates were dropped, {stats['fill_sets']:,} fill sets; "
         f"{stats['duplicates']:,} duplicate sentences and {stats['oversized']:,} naming more than {MAX_LABELS_PER_SET} labels dropped; {len(composed):,} kept.",
         f"- Shipped: {report.verified:,} sentences ({sources}); sentences per label: min {min(counts):,}, "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Sequence
 
-from lzt.vocab.knowledge import UNRELATED
+from lzt.vocab.knowledge import COMPANION, UNRELATED
 
 if TYPE_CHECKING:
     from lzt.vocab.knowledge import Knowledge
@@ -73,7 +73,11 @@ RANDOM_SHARE = 0.15
 # At most this many labels of a kind in one set: one photo style, one occasion, two activities,
 # two weather or time labels (snow at night), three places (a beach, the ocean, the sky).
 KIND_LIMITS = {"style": 1, "event": 1, "activity": 2, "weather": 2, "scene": 3}
-SAMPLING_ID = "cooccurrence-v1"
+# A photo is in one place: two places (scene or event labels) share a set only when the knowledge
+# lists them as companions (a beach and the ocean, a wedding in a church; not a protest in a
+# valley), and so do two weather labels (snow and clouds, not frost under a rainbow).
+PLACE_KINDS = ("scene", "event")
+SAMPLING_ID = "cooccurrence-v2"
 
 
 class CooccurrenceSampler:
@@ -83,7 +87,8 @@ class CooccurrenceSampler:
     how strongly the labels already in the set name them as companions or settings (both
     directions, first-listed strongest), except in a RANDOM_SHARE of sets (and when the set's
     labels name no candidate) where they are drawn uniformly. A label is never added next to a
-    label that lists it (or that it lists) under `never`, nor beyond KIND_LIMITS.
+    label that lists it (or that it lists) under `never`, nor beyond KIND_LIMITS, nor as a second
+    place or weather that does not go with the first (PLACE_KINDS), uniform sets included.
     """
 
     def __init__(self, knowledge: Knowledge, seed: int = 0, max_k: int = MAX_LABELS_PER_SET, random_share: float = RANDOM_SHARE):
@@ -101,7 +106,13 @@ class CooccurrenceSampler:
             return False
         kind = self.kinds[candidate]
         limit = KIND_LIMITS.get(kind)
-        return limit is None or sum(self.kinds[m] == kind for m in members) < limit
+        if limit is not None and sum(self.kinds[m] == kind for m in members) >= limit:
+            return False
+        if kind in PLACE_KINDS:
+            return all(self.knowledge.relation(candidate, m) == COMPANION for m in members if self.kinds[m] in PLACE_KINDS)
+        if kind == "weather":
+            return all(self.knowledge.relation(candidate, m) == COMPANION for m in members if self.kinds[m] == "weather")
+        return True
 
     def _uniform(self, members: list[int], rng: random.Random) -> int | None:
         for _ in range(30):  # rejection sampling: almost every label is allowed

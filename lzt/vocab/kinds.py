@@ -173,6 +173,30 @@ _AT = {
 # Scenes said with "the": one of a kind in a photo ("in the sky", "by the ocean").
 _THE = {"sky", "ocean", "sea", "countryside", "desert", "jungle", "woods", "city", "wild", "outdoors", "mountains", "water"}
 
+_LOCATIVE = {
+    "in", "on", "at", "by", "along", "across", "through", "over", "above", "under", "near", "down", "against", "around",
+    "among", "inside", "outside", "beneath", "below", "atop", "onto", "into", "underneath",
+}
+# Places that are indoors, by their last word ("living room", "home office", "art gallery"): a
+# thing found only there is not put "in the snow", "on farmland" or "on a sunny day".
+INDOOR_PLACES = frozenset({
+    "room", "kitchen", "bathroom", "bedroom", "office", "classroom", "library", "hallway", "corridor", "garage", "attic",
+    "basement", "cellar", "pantry", "closet", "nursery", "elevator", "lobby", "shop", "store", "supermarket", "mall",
+    "bakery", "bookstore", "florist", "restaurant", "cafe", "diner", "bar", "pub", "nightclub", "hospital", "museum",
+    "gallery", "theater", "theatre", "cinema", "gym", "church", "cathedral", "synagogue", "factory", "warehouse", "barn",
+    "shed", "greenhouse", "studio", "laboratory", "salon", "subway", "interior", "indoors", "indoor", "meeting",
+})
+# Words that name where a photo is, besides scene words: surfaces things stand on, the ground,
+# times and weather ("on a table", "in the grass", "at night", "on a sunny morning").
+PLACE_WORDS = frozenset(
+    _SCENES | set(_WEATHER) | {
+        "table", "desk", "counter", "countertop", "shelf", "windowsill", "bed", "couch", "sofa", "bench", "wall", "fence",
+        "floor", "ground", "grass", "rocks", "tracks", "corner", "curb", "sidelines", "shallows", "pasture", "paddock",
+        "hillside", "intersection", "day", "sky", "mat", "ice", "stage", "ramp", "branch", "watering hole", "gate", "traffic",
+        "path", "rapids", "home plate",
+    }
+)
+
 _WORD = re.compile(r"[a-z][a-z'&\-]*")
 
 
@@ -237,6 +261,32 @@ def guess_kind_in_tree(name: str, parents: Sequence[str] = ()) -> str:
         if guessed in _TREE_KINDS:
             return guessed
     return kind
+
+
+def is_indoor_place(name: str) -> bool:
+    """True for a place that is indoors ("kitchen", "hotel room", "art gallery"; INDOOR_PLACES)."""
+    words = _WORD.findall(name.lower())
+    return bool(words) and (words[-1] in INDOOR_PLACES or _singular(words[-1]) in INDOOR_PLACES)
+
+
+def names_a_place(phrase: str, places: frozenset[str] | set[str] = frozenset()) -> bool:
+    """True when a phrase puts something in a place or time ("grazing in a field", "on a desk",
+    "in the snow", "walking down a street"): a preposition of place followed, before the next
+    preposition, by one of PLACE_WORDS or `places` (more place names, lower-case). "In a red
+    jacket", "on a leash", "in a bowl", "talking on a phone" name none."""
+    words = _WORD.findall(phrase.lower())
+    for i, word in enumerate(words):
+        if word not in _LOCATIVE:
+            continue
+        following: list[str] = []
+        for other in words[i + 1 :]:
+            if other in _LOCATIVE:
+                break
+            following.append(other)
+        pairs = [" ".join(following[j : j + 2]) for j in range(len(following) - 1)]
+        if any(w in PLACE_WORDS or _singular(w) in PLACE_WORDS or w in places for w in following + pairs):
+            return True
+    return False
 
 
 def is_mass_noun(name: str) -> bool:

@@ -100,7 +100,7 @@ def test_generate_corpus_judges_llm_sentences_and_records_the_rejected(tmp_path:
     stats = generate_corpus("coco", out, llm=LLMConfig("scripted"), sentences=120, min_per_label=0, seed=2)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     header, lines = rows[0], [r for r in rows[1:] if "set" in r]
-    assert header["filter"] == "plausibility-v1" and header["sampling"] == "cooccurrence-v1"
+    assert header["filter"] == "plausibility-v1" and header["sampling"] == "cooccurrence-v2"
     assert header["knowledge"] == COCO.digest()
     rejected = [r for r in lines if r.get("rejected")]
     assert stats.rejected == len(rejected) > 0 and stats.verified == len(lines) - len(rejected) - stats.dropped

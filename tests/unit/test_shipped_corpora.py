@@ -55,7 +55,7 @@ def test_shipped_corpus_is_clean_and_up_to_date(report):
     with gzip.open(shipped_corpus(name), "rt", encoding="utf-8") as handle:
         header = json.loads(handle.readline())
     assert header["knowledge"] == knowledge.digest(), f"rebuild: python scripts/build_shipped_corpus.py {name}"
-    assert header["sampling"] == "cooccurrence-v1" and header["filter"] == "plausibility-v1"
+    assert header["sampling"] == "cooccurrence-v2" and header["filter"] == "plausibility-v1"
     # Most pairs go together; the uniform share keeps some that the knowledge does not relate.
     assert 0 < found.unrelated_sentences < 0.2 * found.verified
     assert set(found.sizes) == {1, 2, 3, 4, 5}  # CoMC's label sets: 1 to 5 labels

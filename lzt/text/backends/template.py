@@ -19,7 +19,7 @@ class TemplateBackend:
     same order give the same sentences, so a corpus is reproducible."""
 
     name = "template"
-    prompt_id = "template-v2"
+    prompt_id = "template-v3"
     sets_per_request = 64
     judged = False  # composed from the knowledge, so the plausibility filter (for LLM prose) skips it
 
