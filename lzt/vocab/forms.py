@@ -83,6 +83,8 @@ def indefinite(word: str) -> str:
     first = re.split(r"[\s\-]", word, maxsplit=1)[0]
     if len(first) > 1 and first.isupper() and first.isalpha():  # an acronym, spelled letter by letter
         return "an" if first[0].lower() in _VOWEL_LETTERS else "a"
+    if 1 < len(first) <= 4 and first.isalnum() and not re.search(r"[aeiouy]", first, re.IGNORECASE):
+        return "an" if first[0].lower() in _VOWEL_LETTERS else "a"  # no vowel: an initialism, "an lp", "a dj", "an mp3"
     if len(first) == 1 and first.isalpha():  # "an x-ray", "a t-shirt"
         return "an" if first.lower() in _VOWEL_LETTERS else "a"
     if _VOWEL_SOUND.match(word):

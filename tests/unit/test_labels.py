@@ -68,3 +68,15 @@ def test_vocabulary_from_a_python_list():
     assert vocab.labels[0].synonyms == () and vocab.labels[1].synonyms == ("television", "tv monitor")
     with pytest.raises(LztError, match="duplicate of line 1"):
         load_vocabulary(["dog", "Dog"])
+
+
+@pytest.mark.parametrize(
+    ("noun", "phrase"),
+    [("apple", "an apple"), ("uniform", "a uniform"), ("hour", "an hour"), ("X-ray", "an X-ray"), ("LED lamp", "an LED lamp"),
+     ("lp", "an lp"), ("dj", "a dj"), ("mp3 player", "an mp3 player"), ("tv", "a tv"), ("lynx", "a lynx")],
+)
+def test_the_article_follows_the_sound(noun: str, phrase: str) -> None:
+    """Initialisms are said letter by letter, written in capitals or not (an lp, a dj)."""
+    from lzt.vocab.forms import article
+
+    assert article(noun) == phrase
