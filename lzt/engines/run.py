@@ -34,6 +34,7 @@ from lzt.config import (
     KeywordTree,
     RayConfig,
     Resize,
+    ScoringConfig,
     Selection,
 )
 from lzt.engines.manifest import Shard, iter_sources, listed_shards, write_manifest
@@ -283,7 +284,7 @@ def claim_output(store: Store, identity: dict[str, Any]) -> dict[str, Any]:
     if store.exists(JOB_FILE):
         recorded = json.loads(store.read_bytes(JOB_FILE))
         keys = (set(recorded) | set(identity)) - {"base"}
-        different = sorted(key for key in keys if recorded.get(key) != identity.get(key))
+        different = sorted(key for key in keys if not _same_setting(key, recorded.get(key), identity.get(key)))
         if different:
             raise UsageError(
                 f"{store.location} holds the output of another run (it differs in: {', '.join(different)}); "
@@ -292,6 +293,28 @@ def claim_output(store: Store, identity: dict[str, Any]) -> dict[str, Any]:
         return recorded
     store.write_bytes(JOB_FILE, json.dumps(identity, indent=2, sort_keys=True).encode())
     return identity
+
+
+def _setting_defaults() -> dict[str, Any]:
+    """The default of each settings object a run records, as canonical() writes it."""
+    return {"selection": canonical(Selection()), "scoring": canonical(ScoringConfig()), "decoding": canonical(DecodeOptions())}
+
+
+def _same_setting(key: str, recorded: Any, wanted: Any) -> bool:
+    """Whether a recorded setting equals this run's. A field a later lzt added to a settings
+    object is missing from an older run's record: it counts as its default there, so that a run
+    started before an upgrade still resumes when the new field keeps its default."""
+    default = _setting_defaults().get(key)
+    if default is None:
+        return recorded == wanted
+    return _filled(recorded, default) == _filled(wanted, default)
+
+
+def _filled(value: Any, default: Any) -> Any:
+    """`value` with the keys it lacks taken from `default`, at every level of nested settings."""
+    if not (isinstance(value, dict) and isinstance(default, dict)):
+        return value
+    return {**value, **{key: _filled(value.get(key, fallback), fallback) for key, fallback in default.items()}}
 
 
 def canonical(value: Any) -> Any:

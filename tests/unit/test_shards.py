@@ -298,3 +298,19 @@ def test_shard_names_round_trip():
     assert Shard(42).output_file == "part-00000042.parquet"
     assert Shard.from_manifest_file(Shard(7, tar=True).manifest_file.rsplit("/", 1)[1]) == Shard(7, tar=True)
     assert json.loads(json.dumps("caf\udce9.jpg")) == "caf\udce9.jpg"  # manifests keep undecodable names
+
+
+def test_a_run_recorded_before_a_setting_existed_still_resumes(tmp_path, small_images, tagger):
+    """A run started by an older lzt, whose record lacks settings added since (Selection's
+    order and underscores), resumes when they keep their defaults; any real difference is
+    still refused."""
+    out = tmp_path / "out"
+    tag_shards([small_images], out, tagger, engine="local", shard_size=5)
+    job = json.loads((out / "_lzt/job.json").read_text())
+    for added in ("order", "underscores"):
+        del job["selection"][added]
+    (out / "_lzt/job.json").write_text(json.dumps(job))
+    again = tag_shards([small_images], out, tagger, engine="local", shard_size=5)
+    assert (again.images, again.skipped) == (0, 3)
+    with pytest.raises(UsageError, match=r"holds the output of another run .*selection"):
+        tag_shards([small_images], out, tagger, engine="local", shard_size=5, selection=Selection(underscores=True))
