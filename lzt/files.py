@@ -86,6 +86,27 @@ def is_sqlite(path: Path, what: str) -> bool:
         raise LztError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
 
 
+class UnreadableFile(LztError):
+    """A file beside a photo (caption, sidecar) that is there but cannot be read or parsed."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{os.fsdecode(path)}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def read_if_present(path: Path) -> bytes | None:
+    """A file's bytes; None when there is no such file (or a folder stands there); an
+    UnreadableFile when it is there but cannot be read."""
+    if path.is_dir():
+        return None
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
 def read_pairs(path: Path, what: str) -> list[Line]:
     """Lines that must all be `name: value` (thresholds, renames)."""
     lines = read_lines(read_text(path, what))

@@ -11,25 +11,25 @@ on captions a person wrote.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from lzt.config import DEFAULT_BATCH_SIZE, KeywordSource, OutputOptions, XmpNaming
+from lzt.config import DEFAULT_BATCH_SIZE, KeywordSource, OutputOptions
 from lzt.errors import LztError
 from lzt.eval.dataset import LabelledSet, vocabulary_of
 from lzt.eval.evaluate import Evaluation, evaluate
 from lzt.eval.thresholds import DEFAULT_MIN_POSITIVES, Thresholds
+from lzt.files import UnreadableFile
+from lzt.output.stats import caption_tags
 from lzt.output.xmp import (
     ADDED_HIERARCHICAL,
     ADDED_KEYWORDS,
     HIERARCHICAL,
     REVIEW_PARENT,
     SUBJECT,
-    Sidecar,
+    image_sidecars,
     property_items,
-    sidecar_path,
 )
 from lzt.progress import Progress, no_progress
 from lzt.tagging import DecodeOptions, Tagger
@@ -67,8 +67,8 @@ def read_keyword_labels(
     for image in discover(paths, exclude, include_hidden):
         result.photos += 1
         try:
-            keywords = _caption_keywords(image, caption_ext) if source is KeywordSource.txt else _sidecar_keywords(image, parent)
-        except _Unreadable as exc:
+            keywords = caption_tags(image, caption_ext) if source is KeywordSource.txt else _sidecar_keywords(image, parent)
+        except UnreadableFile as exc:
             result.unreadable.append((exc.path, exc.reason))
             if on_unreadable is not None:
                 on_unreadable(exc.path, exc.reason)
@@ -90,30 +90,6 @@ def read_keyword_labels(
     return result
 
 
-class _Unreadable(Exception):
-    def __init__(self, path: Path, reason: str):
-        super().__init__(reason)
-        self.path, self.reason = path, reason
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _Unreadable(path, f"cannot read: {exc.strerror or exc}") from exc
-
-
-def _caption_keywords(image: Path, caption_ext: str) -> list[str]:
-    extension = caption_ext if caption_ext.startswith(".") else "." + caption_ext
-    path = image.with_suffix(extension)
-    data = _read(path) if not path.is_dir() else None
-    if data is None:
-        return []
-    return [term.strip() for term in data.decode("utf-8", errors="replace").replace("\n", ",").split(",") if term.strip()]
-
-
 DARKTABLE_TAGS = "darktable|"
 
 
@@ -121,15 +97,7 @@ def _sidecar_keywords(image: Path, parent: str) -> list[str]:
     """dc:subject and the parts of lr:hierarchicalSubject entries (`Animals|Dog`: both) of the
     sidecars of both namings, without what lzt recorded as its own."""
     keywords: list[str] = []
-    for naming in XmpNaming:
-        path = sidecar_path(image, naming)
-        data = _read(path) if path != image and not path.is_dir() else None
-        if data is None or not data.strip():
-            continue
-        try:
-            sidecar = Sidecar.parse(data)
-        except (ValueError, LookupError, ET.ParseError) as exc:
-            raise _Unreadable(path, f"not valid XMP ({exc})") from exc
+    for _, sidecar in image_sidecars(image):
         added = {k.lower() for k in property_items(sidecar, ADDED_KEYWORDS)}
         added_hierarchical = {k.lower() for k in property_items(sidecar, ADDED_HIERARCHICAL)}
         keywords += [k for k in property_items(sidecar, SUBJECT) if k.lower() not in added]

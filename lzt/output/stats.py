@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Sequence, cast
 
-from lzt.config import KeywordSource, OutputOptions, XmpNaming
+from lzt.config import KeywordSource, OutputOptions
 from lzt.errors import LztError
+from lzt.files import UnreadableFile, read_if_present
 from lzt.output.captions import split_caption
-from lzt.output.xmp import SUBJECT, Sidecar, property_items, sidecar_path
+from lzt.output.xmp import SUBJECT, image_sidecars, property_items
 from lzt.record import Record
 
 Source = str | os.PathLike | IO[str]
@@ -207,7 +207,7 @@ def _add_photos(
         found = True
         try:
             tags = caption_tags(image, caption_ext) if keywords is KeywordSource.txt else sidecar_tags(image)
-        except _Unreadable as exc:
+        except UnreadableFile as exc:
             stats.unreadable.append((os.fsdecode(exc.path), exc.reason))
             if on_unreadable is not None:
                 on_unreadable(os.fsdecode(exc.path), exc.reason)
@@ -217,28 +217,10 @@ def _add_photos(
         raise LztError(f"no images under {os.fsdecode(folder)} (nor Parquet shards): nothing to count")
 
 
-class _Unreadable(Exception):
-    def __init__(self, path: Path, reason: str):
-        super().__init__(reason)
-        self.path, self.reason = path, reason
-
-
-def _read(path: Path) -> bytes | None:
-    """A caption's or sidecar's bytes; None when there is none."""
-    if path.is_dir():
-        return None
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _Unreadable(path, f"cannot read: {exc.strerror or exc}") from exc
-
-
 def caption_tags(image: Path, caption_ext: str = OutputOptions().caption_ext) -> list[str]:
     """The tags of an image's caption file (`photo.txt`), as the caption writer splits them;
     none when there is no caption."""
-    data = _read(image.with_suffix(caption_ext if caption_ext.startswith(".") else "." + caption_ext))
+    data = read_if_present(image.with_suffix(caption_ext if caption_ext.startswith(".") else "." + caption_ext))
     return [] if data is None else split_caption(data.decode("utf-8", errors="replace"))
 
 
@@ -246,15 +228,7 @@ def sidecar_tags(image: Path) -> list[str]:
     """The dc:subject keywords of an image's XMP sidecars (`photo.jpg.xmp`, then `photo.xmp`),
     each once (case-insensitive); none when there is no sidecar."""
     keywords: dict[str, str] = {}
-    for naming in XmpNaming:
-        path = sidecar_path(image, naming)
-        data = None if path == image else _read(path)
-        if not data or not data.strip():
-            continue
-        try:
-            sidecar = Sidecar.parse(data)
-        except (ValueError, LookupError, ET.ParseError) as exc:
-            raise _Unreadable(path, f"not valid XMP ({exc})") from exc
+    for _, sidecar in image_sidecars(image):
         for keyword in property_items(sidecar, SUBJECT):
             keywords.setdefault(keyword.lower(), keyword)
     return list(keywords.values())

@@ -30,10 +30,10 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from lzt.config import KeywordTree, OnExisting, XmpNaming
-from lzt.files import atomic_write
+from lzt.files import UnreadableFile, atomic_write, read_if_present
 from lzt.output.base import Format, WriteError, register_format
 from lzt.record import Record
 from lzt.version import __version__
@@ -209,6 +209,20 @@ def items(container: ET.Element) -> list[str]:
 
 def property_items(sidecar: Sidecar, tag: str) -> list[str]:
     return items(sidecar.bag(tag)) if sidecar.find(tag) is not None else []
+
+
+def image_sidecars(image: Path) -> Iterator[tuple[Path, Sidecar]]:
+    """The sidecars of an image that exist and hold something, both namings (`photo.jpg.xmp`,
+    then `photo.xmp`), parsed; one that is not valid XMP is an UnreadableFile."""
+    for naming in XmpNaming:
+        path = sidecar_path(image, naming)
+        data = None if path == image else read_if_present(path)
+        if not data or not data.strip():
+            continue
+        try:
+            yield path, Sidecar.parse(data)
+        except (ValueError, LookupError, ET.ParseError) as exc:
+            raise UnreadableFile(path, f"not valid XMP ({exc})") from exc
 
 
 def read_keywords(path: Path) -> tuple[list[str], list[str]]:
