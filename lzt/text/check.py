@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from lzt.errors import LztError
-from lzt.text.corpus import _read_lines, corpus_vocabulary, vocabulary_digest
+from lzt.text.corpus import corpus_vocabulary, read_corpus_file, vocabulary_digest
 from lzt.text.grammar import RULES, GrammarChecker
 from lzt.vocab import Vocabulary, builtin_label_sets, load_vocabulary
 from lzt.vocab.knowledge import NEVER, UNRELATED, Knowledge, load_knowledge
@@ -125,11 +124,7 @@ def check_corpus(path: str | Path, labels=None, knowledge: str | Path | Knowledg
         (a built-in set when the header's vocabulary digest is one's, so its knowledge is used).
     knowledge: a knowledge file or `Knowledge`; None: the vocabulary's own (or guessed)."""
     path = Path(path)
-    if not path.is_file():
-        raise LztError(f"no corpus file at {path}")
-    header, records, _ = _read_lines(path)
-    if header is None:
-        raise LztError(f"{path} is not an lzt corpus file")
+    header, records = read_corpus_file(path)
     if labels is not None:
         vocabulary = load_vocabulary(labels)
     else:

@@ -410,14 +410,20 @@ def write_corpus(
     return stats
 
 
-def read_corpus(path: Path, vocabulary: Vocabulary) -> list[CorpusEntry]:
-    """Verified sentences of a corpus file (re-checked against `vocabulary`)."""
+def read_corpus_file(path: Path) -> tuple[dict, list[dict]]:
+    """A finished corpus file's header and records; an LztError when it is missing or not one."""
     path = Path(path)
     if not path.is_file():
         raise LztError(f"no corpus file at {path}")
     header, records, _ = _read_lines(path)
     if header is None:
         raise LztError(f"{path} is not an lzt corpus file")
+    return header, records
+
+
+def read_corpus(path: Path, vocabulary: Vocabulary) -> list[CorpusEntry]:
+    """Verified sentences of a corpus file (re-checked against `vocabulary`)."""
+    _, records = read_corpus_file(path)
     matcher = MentionMatcher(vocabulary)
     entries = []
     for record in records:
