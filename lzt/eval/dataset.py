@@ -86,14 +86,14 @@ def read_labelled_set(path: str | Path, labels: Sequence[str] | Vocabulary) -> L
             continue
         file, positives, negatives = _parse_line(path, line_no, line)
         row = len(result.files)
-        known = _known(positives, matcher, result.unknown)
+        known = known_labels(positives, matcher, result.unknown)
         result.files.append((path.parent / file).resolve())
         if negatives is None:
             assert result.negatives is not None
             result.negatives.append(None)
             result.labels.append(known)
             continue
-        absent = _known(negatives, matcher, result.unknown)
+        absent = known_labels(negatives, matcher, result.unknown)
         both = sorted(set(known) & set(absent))
         result.conflicts.extend((row, label) for label in both)
         result.labels.append(known)
@@ -119,8 +119,9 @@ def _parse_line(path: Path, line_no: int, line: str) -> tuple[str, list[str], li
     return file, [str(label) for label in positives], None if negatives is None else [str(label) for label in negatives]
 
 
-def _known(terms: list[str], matcher: LabelMatcher, unknown: dict[str, int]) -> list[str]:
-    """The vocabulary labels among `terms`, each once, in the vocabulary's spelling."""
+def known_labels(terms: list[str], matcher: LabelMatcher, unknown: dict[str, int]) -> list[str]:
+    """The vocabulary labels among `terms`, each once, in the vocabulary's spelling; the terms
+    that match none are counted in `unknown`."""
     found: list[str] = []
     for term in terms:
         name = matcher.match(term)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 from lzt.config import DEFAULT_BATCH_SIZE, KeywordSource, OutputOptions
 from lzt.errors import LztError
-from lzt.eval.dataset import LabelledSet, vocabulary_of
+from lzt.eval.dataset import LabelledSet, known_labels, vocabulary_of
 from lzt.eval.evaluate import Evaluation, evaluate
 from lzt.eval.thresholds import DEFAULT_MIN_POSITIVES, Thresholds
 from lzt.files import UnreadableFile
@@ -76,15 +76,8 @@ def read_keyword_labels(
         if not keywords:
             result.without_keywords += 1
             continue
-        found: list[str] = []
-        for keyword in keywords:
-            name = matcher.match(keyword)
-            if name is None:
-                result.unmatched[keyword] = result.unmatched.get(keyword, 0) + 1
-            elif name not in found:
-                found.append(name)
         result.dataset.files.append(image.resolve())
-        result.dataset.labels.append(found)
+        result.dataset.labels.append(known_labels(keywords, matcher, result.unmatched))
     if not result.dataset.files:
         raise LztError(f"none of the {result.photos} photos has {'a caption' if source is KeywordSource.txt else 'an XMP sidecar'} with keywords")
     return result

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from lzt.errors import LztError, UsageError
+from lzt.files import is_sqlite
 from lzt.version import __version__
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6C7A7472  # "lztr": says "an lzt review database" to anyone who reads the header
-SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 1000  # photos per transaction while importing
 
 _SCHEMA = """
@@ -248,9 +248,12 @@ class ReviewStore:
         """Record the review's vocabulary. Returns the decided labels it lacks (label -> number of
         decisions): they stay in the database, but `apply` leaves them out."""
         unique = list(dict.fromkeys(labels))
-        with self._lock, self.db:
-            self.db.execute("UPDATE meta SET value=? WHERE key='vocabulary'", (json.dumps(unique),))
+        self._write_vocabulary(unique)
         return self.stale_labels(unique)
+
+    def _write_vocabulary(self, labels: list[str]) -> None:
+        with self._lock, self.db:
+            self.db.execute("UPDATE meta SET value=? WHERE key='vocabulary'", (json.dumps(labels),))
 
     def stale_labels(self, vocabulary: Iterable[str]) -> dict[str, int]:
         """Decided labels outside `vocabulary`, with their number of decisions."""
@@ -289,10 +292,10 @@ class ReviewStore:
             self._add_batch(batch, report)
         self._add_roots(folders)
         vocabulary = self.vocabulary
-        new = [label for label in seen if label not in set(vocabulary)]
+        known = set(vocabulary)
+        new = [label for label in seen if label not in known]
         if new:  # a tag a file carries is a label a person may keep, whatever the vocabulary said
-            with self._lock, self.db:
-                self.db.execute("UPDATE meta SET value=? WHERE key='vocabulary'", (json.dumps(vocabulary + new),))
+            self._write_vocabulary(vocabulary + new)
         return report
 
     def _add_roots(self, roots: Iterable[str | Path]) -> None:
@@ -557,12 +560,7 @@ def _verdict(decision: Verdict | str) -> Verdict:
 def _check_header(path: Path) -> None:
     """Refuse, before SQLite touches it, a file that is not an SQLite database at all (SQLite
     would treat an empty file as a new database, which is fine: it holds nothing to lose)."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise LztError(f"cannot read the review database {path}: {exc.strerror or exc}") from exc
-    if head and head != SQLITE_HEADER:
+    if not is_sqlite(path, "the review database") and path.stat().st_size:
         raise LztError(f"{path} is not a review database (not an SQLite file); it was left as it is")
 
 
