@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
@@ -63,7 +64,7 @@ def with_extra_tags(record: Record, extra: ExtraTags) -> Record:
         if label.lower() not in seen:
             seen.add(label.lower())
             tags.append((label, score))
-    return Record(record.path, tags=tags, error=record.error, scores=record.scores)
+    return replace(record, tags=tags)  # a video's segments and a RAW's twin stay with it
 
 
 def add_extra_tags(records: Iterable[Record], extra: ExtraTags) -> Iterator[Record]:

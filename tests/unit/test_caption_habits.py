@@ -100,3 +100,12 @@ def test_every_format_writes_the_added_tags(tmp_path):
     from lzt.output.xmp import read_keywords
 
     assert read_keywords(photo.parent / "p.jpg.xmp")[0] == ["ohwx", "beach", "hot_dog"]
+
+
+def test_extra_tags_keep_a_videos_segments_and_a_raws_twin():
+    from lzt.record import Segment
+
+    record = Record(Path("clip.mp4"), tags=[("dog", 0.9)], segments=[Segment(0.0, 2.0, [("dog", 0.9)])], tagged_from=Path("clip.jpg"))
+    added = with_extra_tags(record, ExtraTags(prepend=("ohwx",), underscores=True))
+    assert added.tags == [("ohwx", None), ("dog", 0.9)]
+    assert (added.segments, added.tagged_from) == (record.segments, record.tagged_from)
