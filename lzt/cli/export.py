@@ -10,6 +10,7 @@ from lzt.cli.app import EXIT_OK, EXIT_SKIPPED, app
 from lzt.cli.options import ExtraTagOptions, OutputFormatOptions, Quiet, with_groups
 from lzt.cli.tag import write_records
 from lzt.cli.ui import Ui
+from lzt.config import Selection, keyword_tree
 from lzt.output import get_format, make_writer
 from lzt.output.extra import add_extra_tags
 
@@ -40,7 +41,9 @@ def export(
     file_writer = not get_format(output.format.value).stream
     records = sidecar_records(folder) if file_writer else read_shards(folder)
     records = add_extra_tags(records, extra.config(underscores))
-    options = output.config(stored_keyword_tree(folder))  # the run's keyword tree, for XMP
+    # The run's keyword tree, for XMP, in the names written now (--underscores restyles them).
+    tree = keyword_tree(stored_keyword_tree(folder).parents, Selection(underscores=underscores))
+    options = output.config(tree)
     done, skipped = write_records(records, make_writer(output.format.value, options), ui)
     ui.info(f"exported {done - skipped} of {done} records" + (f"; {skipped} skipped" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK

@@ -144,6 +144,10 @@ def test_export_writes_the_runs_keyword_tree(tmp_path):
         labels = [k for k in flat if k in paths]
         assert tree == [paths[label] for label in labels] and len(labels) == 3
         assert ("animals" in flat) == any(label != "car" for label in labels)
+    invoke("export", tmp_path / "out", "--format", "xmp", "--underscores", "-q")  # restyled names keep their place in the tree
+    for sidecar in exported:
+        flat, tree = read_keywords(sidecar)
+        assert tree == [paths[label] for label in flat if label in paths] and len(tree) == 3
     invoke("export", tmp_path / "out", "--format", "xmp", "--flat", "-q")  # lzt's tree entries become plain keywords
     for sidecar in exported:
         flat, tree = read_keywords(sidecar)
