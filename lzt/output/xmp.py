@@ -85,10 +85,6 @@ def sidecar_path(image: Path, naming: XmpNaming | str = XmpNaming.full) -> Path:
     return image.with_name(image.name + ".xmp") if XmpNaming(naming) == XmpNaming.full else image.with_suffix(".xmp")
 
 
-def hierarchical(keyword: str, parent: str) -> str:
-    return f"{parent}|{keyword}" if parent else keyword
-
-
 @dataclass(frozen=True)
 class TreeProperty:
     """A property holding keyword paths: lr:hierarchicalSubject (`animals|dog`) or

@@ -306,11 +306,10 @@ def guessed_phrases(label: Label, kind: str) -> tuple[str, str | None, str | Non
         noun = last in _STYLE_HEADS or lower in _STYLE_NOUNS or last in _STYLE_NOUNS
         return (article(name) if noun else article(f"{name} photo")), None, None
     if kind == "weather":
-        for key in (lower, _singular(lower), last, _singular(last)):
+        for key in (lower, _singular(lower)):  # the table's phrase names the label itself
             if key in _WEATHER:
                 np, pp = _WEATHER[key]
-                if key == lower or key == _singular(lower):  # the table's phrase names the label itself
-                    return np, pp, None
+                return np, pp, None
         np = name if is_mass_noun(name) else article(name)
         return np, (f"in the {name}" if is_mass_noun(name) else f"during {np}"), None
     if kind == "activity":

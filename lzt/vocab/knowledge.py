@@ -22,10 +22,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from lzt.errors import LztError
-from lzt.files import atomic_write, read_text
+from lzt.files import nonblank_lines
 from lzt.vocab.kinds import guess_kind_in_tree, guessed_phrases
 from lzt.vocab.mentions import MentionMatcher
 from lzt.vocab.vocabulary import KINDS, Vocabulary, load_vocabulary
@@ -145,14 +144,14 @@ class Knowledge:
 
     def digest(self) -> str:
         """A short hash of every entry: corpora record which knowledge drew their label sets."""
-        text = json.dumps([[asdict(e)[k] for k in sorted(asdict(e))] for e in self.entries], sort_keys=True)
+        text = json.dumps([[d[k] for k in sorted(d)] for d in map(asdict, self.entries)], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def guess_entry(label, kind: str | None = None) -> LabelKnowledge:
+def guess_entry(label) -> LabelKnowledge:
     """An entry from a label's name alone (lzt.vocab.kinds): kind (the vocabulary's `[kind]`
     when given), np, pp, vp; no settings, companions or never."""
-    kind = kind or label.kind or guess_kind_in_tree(label.name, label.parents)
+    kind = label.kind or guess_kind_in_tree(label.name, label.parents)
     np, pp, vp = guessed_phrases(label, kind)
     return LabelKnowledge(label.name, kind, np, pp, vp, written=False)
 
@@ -242,9 +241,7 @@ class _Checker:
 def _read_entries(path: Path, checker: _Checker) -> list[tuple[int, LabelKnowledge]]:
     entries: list[tuple[int, LabelKnowledge]] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(read_text(path, "knowledge file").splitlines(), start=1):
-        if not raw.strip():
-            continue
+    for number, raw in nonblank_lines(path, "knowledge file"):
         try:
             obj = json.loads(raw)
             if not isinstance(obj, dict):
@@ -309,14 +306,3 @@ def load_knowledge(labels, path: str | Path | None = None, *, partial: bool = Fa
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise LztError(problems[0] + more)
     return Knowledge(vocabulary, tuple(entries), str(path))
-
-
-def write_knowledge(entries: Iterable[LabelKnowledge], path: str | Path) -> None:
-    """Write entries as a knowledge file (JSON Lines, one entry per line)."""
-    text = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in entries)
-    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def kinds_of(knowledge: Knowledge, names: Sequence[str]) -> list[str]:
-    """The kinds of the named labels, in order."""
-    return [knowledge[name].kind for name in names]
