@@ -11,6 +11,7 @@ vocabulary is renamed with a `--rename` file instead.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -29,15 +30,16 @@ def translation_file(label_set: str, lang: str) -> Path:
 def read_translations(label_set: str, lang: str) -> dict[str, str]:
     """label -> its name in `lang`, for the built-in set `label_set`; every label of the set has
     exactly one, and a file that says otherwise is an LztError naming the line."""
-    return _read(label_set, lang)[0]
+    return dict(_read(label_set, lang)[0])  # a copy: the cached one stays as read
 
 
 def read_parent_translations(label_set: str, lang: str) -> dict[str, str]:
     """parent -> its name in `lang`, for every node of the keyword tree of the built-in set
     `label_set` (the `[parent]<TAB>name` lines); a node without one is an LztError."""
-    return _read(label_set, lang)[1]
+    return dict(_read(label_set, lang)[1])
 
 
+@functools.cache  # one read per set and language: --lang asks for the names, then the parents'
 def _read(label_set: str, lang: str) -> tuple[dict[str, str], dict[str, str]]:
     if lang not in LANGUAGES:
         raise UsageError(f"`lang` must be one of {', '.join(LANGUAGES)}, not {lang!r}")
@@ -81,19 +83,20 @@ def builtin_set_of(labels: Sequence[str]) -> str | None:
 def translated_names(labels: Sequence[str], lang: str) -> dict[str, str]:
     """A classifier's labels -> their names in `lang` (a Selection's `rename`), when the labels
     are those of a built-in set; a UsageError otherwise (rename your own labels with a file)."""
+    return read_translations(_builtin_set(labels), lang)
+
+
+def translated_parents(labels: Sequence[str], lang: str) -> dict[str, str]:
+    """The nodes of a classifier's keyword tree -> their names in `lang`, when its labels are
+    those of a built-in set (as translated_names)."""
+    return read_parent_translations(_builtin_set(labels), lang)
+
+
+def _builtin_set(labels: Sequence[str]) -> str:
     label_set = builtin_set_of(labels)
     if label_set is None:
         raise UsageError(
             "`lang` names the labels of the built-in vocabularies (coco, voc, nuswide, everyday); "
             "this classifier has labels of its own: give their names in a `rename` file"
         )
-    return read_translations(label_set, lang)
-
-
-def translated_parents(labels: Sequence[str], lang: str) -> dict[str, str]:
-    """The nodes of a classifier's keyword tree -> their names in `lang`, when its labels are
-    those of a built-in set (as translated_names)."""
-    label_set = builtin_set_of(labels)
-    if label_set is None:
-        raise UsageError("`lang` names the labels of the built-in vocabularies (coco, voc, nuswide, everyday) only")
-    return read_parent_translations(label_set, lang)
+    return label_set
