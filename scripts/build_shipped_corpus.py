@@ -185,9 +185,10 @@ def build(name: str, args: argparse.Namespace) -> None:
             seen.add(_key(row["sentence"]))
             llm_rows.append(row)
     counts = [0] * len(vocabulary)
+    index = vocabulary.index()
     for row in llm_rows:
         for label in row["labels"]:
-            counts[vocabulary.names.index(label)] += 1
+            counts[index[label]] += 1
     composed, stats = template_lines(knowledge, counts, args, recipe, len(llm_rows), seen)
 
     rows = [{"set": f"llm.{n}", **row} for n, row in enumerate(llm_rows + rejected + fresh_rejected)]

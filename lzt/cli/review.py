@@ -97,7 +97,7 @@ def _import(
         if not tags_file or classifier is not None:
             tagger = stack.enter_context(load_tagger(classifier, model, scoring, input, cache, ui.progress))
         vocabulary = [*(tagger.labels if tagger is not None else []), *_vocabulary(labels)]
-        chosen = selection.config(vocabulary) if vocabulary else selection.config([])
+        chosen = selection.config(vocabulary)
         if tags_file:
             items = read_tags_file(inputs[0], chosen, tagger=tagger, candidates=candidates, batch_size=decoding.batch_size,
                                    workers=decoding.workers, decoding=decoding.config(), on_warning=ui.warn)

@@ -30,7 +30,7 @@ from lzt.tagging.batches import CacheLookup
 from lzt.tagging.cache import open_cache
 from lzt.tagging.decoding import DecodeTimeout, decode_image, describe_error
 from lzt.tagging.scoring import as_stored
-from lzt.tagging.tagger import Tagger
+from lzt.tagging.tagger import Tagger, _path_list
 
 DEFAULT_LIMIT = 10  # matches shown, as rclip shows
 
@@ -117,7 +117,7 @@ def search(
         raise UsageError("the words to search for (`text`) are empty")
     if limit is not None and limit < 1:
         raise UsageError("`limit` must be at least 1 (or None for every image)")
-    found = [Path(os.fsdecode(paths))] if isinstance(paths, (str, bytes, os.PathLike)) else [Path(os.fsdecode(p)) for p in paths]
+    found = _path_list(paths)
     if not found:
         raise UsageError("no files or folders to search")
     from lzt.output.stats import is_shard_folder

@@ -135,6 +135,7 @@ def check_corpus(path: str | Path, labels=None, knowledge: str | Path | Knowledg
     grammar = GrammarChecker(knowledge, matcher)
     report = CorpusCheck(str(path), vocabulary.names, knowledge.source, per_label=[0] * len(vocabulary))
     seen: set[str] = set()
+    names = vocabulary.names  # a property that builds its list: once, not per sentence
     for record in records:
         if "set" not in record:
             continue  # a top-up plan line
@@ -151,7 +152,7 @@ def check_corpus(path: str | Path, labels=None, knowledge: str | Path | Knowledg
         source = _source(record)
         report.sources[source] += 1
         report.sizes[len(found)] += 1
-        if sorted(record.get("labels") or []) != sorted(vocabulary.names[i] for i in found):
+        if sorted(record.get("labels") or []) != sorted(names[i] for i in found):
             report.stale += 1
         for i in found:
             report.per_label[i] += 1

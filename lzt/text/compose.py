@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from lzt.text.grammar import GrammarChecker
+from lzt.text.sampling import PLACE_KINDS
 from lzt.vocab import join_phrases, plural
 from lzt.vocab.forms import UNCHANGED_PLURALS, indefinite
 from lzt.vocab.kinds import guess_kind, is_indoor_place, is_mass_noun, names_a_place
 from lzt.vocab.knowledge import COMPANION, NEVER, RELATED, UNRELATED, Knowledge, LabelKnowledge
 from lzt.vocab.mentions import MentionMatcher
 
-SUBJECT_KINDS = ("person", "animal", "object", "food", "plant", "vehicle", "material")
 COUNTABLE_KINDS = ("person", "animal", "object", "food", "plant", "vehicle")
 ATTEMPTS = 12  # arrangements tried before the plain fallback
 MIN_WORDS = 3  # "Snow." is no caption: another arrangement is tried
@@ -73,7 +73,6 @@ _FRAMINGS = ("up close", "from above", "seen from the side", "at close range")
 _LIGHTS = ("in soft light", "in natural light")
 _TIMES = ("in the afternoon", "in the morning light")
 _OUTDOORS = ("on a sunny day", "in bright daylight")  # only for things found outdoors
-_PLACE_KINDS = ("scene", "event")  # kinds that say where the photo is
 # Places with rooms and grounds alike: "a notebook at a school", "a bus at a school".
 _EITHER_PLACES = {"school", "university", "hotel", "stage", "station", "train station", "airport", "swimming pool", "pool", "zoo", "stadium", "sports stadium", "market"}
 # Weather labels that are times of day or seasons: indoors too ("a lamp at night").
@@ -223,7 +222,7 @@ class _Fit:
         here, there = where(setting), where(other)
         if here and there and here != there:  # indoors and outdoors
             return False
-        if setting.kind in _PLACE_KINDS and other.kind in _PLACE_KINDS:
+        if setting.kind in PLACE_KINDS and other.kind in PLACE_KINDS:
             return not (setting.written and other.written)  # two places: only companions ("a beach by the ocean")
         if here == there == "indoors" and setting.kind == "scene":
             return False  # an indoor thing is in the rooms its knowledge lists: no bed "in a theater"
