@@ -144,7 +144,8 @@ def check_corpus(path: str | Path, labels=None, knowledge: str | Path | Knowledg
             report.rejected += 1
             continue
         sentence = record.get("sentence") or ""
-        found = matcher.label_indices(sentence)
+        mentions = matcher.mentions(sentence)
+        found = sorted({mention.label for mention in mentions})  # as matcher.label_indices gives them
         if not found:
             report.dropped += 1
             continue
@@ -162,7 +163,7 @@ def check_corpus(path: str | Path, labels=None, knowledge: str | Path | Knowledg
             if len(report.duplicate_examples) < EXAMPLES:
                 report.duplicate_examples.append(sentence)
         seen.add(key)
-        for violation in grammar.violations(sentence):
+        for violation in grammar.violations(sentence, mentions):
             report.grammar[violation.rule] += 1
             examples = report.grammar_examples.setdefault(violation.rule, [])
             if len(examples) < EXAMPLES:

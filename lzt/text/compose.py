@@ -323,8 +323,9 @@ class SentenceComposer:
         plan = self.fit.plan(entries)
         for _ in range(ATTEMPTS):
             text = _Arrangement(plan, rng, self._synonyms, self.fit, self._places).sentence()
-            found = set(self.matcher.label_indices(text))
-            if wanted <= found <= allowed and len(text.split()) >= MIN_WORDS and not self.grammar.violations(text):
+            mentions = self.matcher.mentions(text)
+            found = {mention.label for mention in mentions}
+            if wanted <= found <= allowed and len(text.split()) >= MIN_WORDS and not self.grammar.violations(text, mentions):
                 return text
         return self._plain(plan)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from lzt.vocab.forms import indefinite, plural
 from lzt.vocab.knowledge import Knowledge, LabelKnowledge
-from lzt.vocab.mentions import MentionMatcher
+from lzt.vocab.mentions import Mention, MentionMatcher
 
 RULES = ("a-an", "repeated-word", "article-mass", "number", "lowercase-start", "unfinished")
 _ARTICLE_WORD = re.compile(r"(?<![\w'-])(a|an)\s+([\w][\w'-]*)", re.IGNORECASE)
@@ -103,10 +103,13 @@ class GrammarChecker:
             self.singulars.append(singular)
             self.plurals.append({plural(t).lower() for t in singular} - singular)
 
-    def violations(self, sentence: str) -> list[Violation]:
-        """Every rule the sentence breaks (empty: none)."""
+    def violations(self, sentence: str, mentions: list[Mention] | None = None) -> list[Violation]:
+        """Every rule the sentence breaks (empty: none). `mentions`: the sentence's mentions when
+        the caller already found them with this checker's matcher (they are not looked up again)."""
         found: list[Violation] = []
         text = sentence.strip()
+        if mentions is None or text != sentence:  # positions are in the stripped text
+            mentions = self.matcher.mentions(text)
         if not text:
             return [Violation("unfinished", "")]
         for match in _ARTICLE_WORD.finditer(text):
@@ -118,16 +121,16 @@ class GrammarChecker:
         for match in _REPEATED.finditer(text):
             if match.group(1).lower() not in _REPEAT_OK:
                 found.append(Violation("repeated-word", match.group(0)))
-        found += self._mentions(text)
+        found += self._mentions(text, mentions)
         if text[:1].isalpha() and text[:1].islower():
             found.append(Violation("lowercase-start", text.split(" ", 1)[0]))
         if not re.search(r"[.!?][\"'”’)\]]*$", text):
             found.append(Violation("unfinished", text[-20:]))
         return found
 
-    def _mentions(self, text: str) -> list[Violation]:
+    def _mentions(self, text: str, mentions: list[Mention]) -> list[Violation]:
         found = []
-        for mention in self.matcher.mentions(text):
+        for mention in mentions:
             previous = re.search(r"([\w'-]+)\s+$", text[: mention.start])
             if previous is None or not _ends_phrase(text, mention.end):
                 continue

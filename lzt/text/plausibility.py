@@ -106,7 +106,7 @@ class PlausibilityFilter:
         abstract = next((m for m in _ABSTRACT.finditer(text) if m.group(0).lower() not in self._label_words), None)
         if abstract is not None:
             reasons.append(f"abstract: {abstract.group(0)}")
-        reasons += [f"grammar: {v.rule} ({v.text})" for v in self.grammar.violations(text)]
+        reasons += [f"grammar: {v.rule} ({v.text})" for v in self.grammar.violations(text, mentions)]
         for match in _META.finditer(text):
             if match.group(0).lower() not in self._label_words:
                 reasons.append(f"meta: {match.group(0)}")
