@@ -56,13 +56,14 @@ class _Block:
     anchor: torch.Tensor  # (rows, C) bool
     weights: torch.Tensor  # (rows, C) float
     anchor_above: bool
+    most: int  # the most anchors in one of its rows (its last: rows are sorted by anchor count)
 
 
 def _pair_hinges(scores: torch.Tensor, block: _Block) -> torch.Tensor:
     """Sum of weight * max(0, 1 - s_high + s_low) over a block's pairs: each anchor label above
     (or below) every other label of its row. Pairs are formed as (rows, A, C), A the most anchors
     in a row, never (rows, C, C) (as lzt.classifier.training.ranking_loss)."""
-    most = int(block.anchor.sum(dim=1).max().item()) if block.anchor.numel() else 0
+    most = block.most  # known when the block was made: no device sync on every training step
     if most == 0:
         return scores.sum() * 0.0
     fill = -math.inf if block.anchor_above else math.inf  # chosen by topk only where a row runs out
@@ -105,7 +106,7 @@ def _blocks(targets: torch.Tensor, unknown_weight: float) -> list[_Block]:
             while stop < len(rows) and (stop + 1 - start) * counts[stop] * targets.shape[1] <= _BLOCK_ELEMENTS:
                 stop += 1
             chunk = rows[start:stop]
-            blocks.append(_Block(chunk, anchor[chunk], weights[chunk], above))
+            blocks.append(_Block(chunk, anchor[chunk], weights[chunk], above, counts[stop - 1]))
             start = stop
     return blocks
 
