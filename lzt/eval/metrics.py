@@ -256,9 +256,10 @@ def compute_metrics(
         c: np.array([average_precision(scores[:, i], positives[:, i], None if ignored is None else ignored[:, i], c) for i in columns])
         for c in Convention
     }
+    maps = {c.value: mean_average_precision(aps[c], c) for c in Convention}
     return EvalResult(
-        labels=list(labels), ap=aps[convention], positives=positives.sum(axis=0), mean_ap=mean_average_precision(aps[convention], convention),
+        labels=list(labels), ap=aps[convention], positives=positives.sum(axis=0), mean_ap=maps[Convention(convention).value],
         topk=[topk_metrics(scores, positives, value, ignored) for value in ks], images=scores.shape[0], convention=convention,
-        map_by_convention={c.value: mean_average_precision(aps[c], c) for c in Convention},
+        map_by_convention=maps,
         ignored=0 if ignored is None else int(ignored.sum()),
     )
