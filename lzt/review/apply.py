@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from lzt.config import OnExisting, OutputOptions
+from lzt.config import OutputOptions
 from lzt.errors import LztError, UsageError
 from lzt.files import atomic_write, is_sqlite, nonblank_lines
 from lzt.output.base import WriteError
-from lzt.output.captions import CaptionWriter, split_caption
+from lzt.output.captions import CaptionWriter
 from lzt.output.xmp import REVIEW_PARENT, XmpWriter
 from lzt.progress import Progress, no_progress
 from lzt.review.store import Decision, ReviewedPhoto, ReviewStore, Verdict
@@ -137,38 +137,13 @@ def _apply(
                 if format == "xmp":
                     written = xmp.write_review(Path(photo.path), kept.reviewed, kept.auto, kept.rejected)
                 else:
-                    written = _write_caption(captions, Path(photo.path), kept)
+                    written = captions.write_tags(Path(photo.path), [*kept.reviewed, *kept.auto], remove=kept.rejected, create_empty=False)
                 report.written += int(written)
             except WriteError as exc:
                 report.skipped.append((photo.path, str(exc)))
             advance(1)
     report.left_out = dict(sorted(left_out.items()))
     return report
-
-
-def _write_caption(writer: CaptionWriter, image: Path, result: Outcome) -> bool:
-    """The outcome as a caption: accepted labels, then the automatic ones. `append` keeps the
-    existing caption's tags except those the review rejected; `skip` leaves it alone."""
-    target = writer.caption_path(image)
-    tags = [*result.reviewed, *result.auto]
-    try:
-        if target.exists():
-            if writer.on_existing == OnExisting.skip:
-                writer.skipped += 1
-                return False
-            if writer.on_existing == OnExisting.append:
-                rejected = {label.lower() for label in result.rejected}
-                existing = [t for t in split_caption(target.read_text(encoding="utf-8", errors="replace")) if t.lower() not in rejected]
-                seen = {t.lower() for t in existing}
-                tags = existing + [t for t in tags if t.lower() not in seen]
-        elif not tags:
-            return False
-        text = ", ".join(tags) + "\n"
-        atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    except OSError as exc:
-        raise WriteError(f"{os.fsdecode(target)}: cannot write caption: {exc.strerror or exc}") from exc
-    writer.written += 1
-    return True
 
 
 # --- decisions as JSON Lines -----------------------------------------------------------------------
