@@ -9,7 +9,6 @@ mentions per label, of label sets) turn it into a pass/fail check.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from lzt.text.corpus import corpus_vocabulary, read_corpus_file, vocabulary_digest
 from lzt.text.grammar import RULES, GrammarChecker
+from lzt.text.replies import sentence_key
 from lzt.vocab import Vocabulary, builtin_label_sets, load_vocabulary
 from lzt.vocab.knowledge import NEVER, UNRELATED, Knowledge, load_knowledge
 from lzt.vocab.mentions import MentionMatcher
@@ -100,10 +100,6 @@ class CorpusCheck:
         }
 
 
-def _key(sentence: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", sentence.lower()).split())
-
-
 def _builtin_for(digest: str) -> Vocabulary | None:
     """The built-in vocabulary whose digest a corpus header records, if any."""
     for path in builtin_label_sets().values():
@@ -157,7 +153,7 @@ def check_corpus(path: str | Path, labels=None, knowledge: str | Path | Knowledg
             report.stale += 1
         for i in found:
             report.per_label[i] += 1
-        key = _key(sentence)
+        key = sentence_key(sentence)
         if key in seen:
             report.duplicates += 1
             if len(report.duplicate_examples) < EXAMPLES:

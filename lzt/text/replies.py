@@ -59,14 +59,15 @@ def clean_sentence(text: str) -> str | None:
     return text or None
 
 
-def _normalised(text: str) -> str:
+def sentence_key(text: str) -> str:
+    """A sentence compared without case, punctuation or spacing (duplicates, echoed prompts)."""
     return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
 
 
 def _is_echo(sentence: str, prompt: str | None) -> bool:
     """Small models often repeat the instruction ("Write one sentence ... a cat."), which
     mentions the labels and would pass verification without describing anything."""
-    return prompt is not None and bool(prompt) and _normalised(sentence) in _normalised(prompt)
+    return prompt is not None and bool(prompt) and sentence_key(sentence) in sentence_key(prompt)
 
 
 def parse_reply(reply: str, expected: int, prompt: str | None = None) -> list[str | None]:
