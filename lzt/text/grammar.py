@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from lzt.vocab.forms import indefinite, plural
 from lzt.vocab.knowledge import Knowledge, LabelKnowledge
-from lzt.vocab.mentions import Mention, MentionMatcher
+from lzt.vocab.mentions import Mention, MentionMatcher, form_key
 
 RULES = ("a-an", "repeated-word", "article-mass", "number", "lowercase-start", "unfinished")
 _ARTICLE_WORD = re.compile(r"(?<![\w'-])(a|an)\s+([\w][\w'-]*)", re.IGNORECASE)
@@ -68,7 +68,7 @@ def _mass_forms(entry: LabelKnowledge, matcher: MentionMatcher, label: int) -> s
     for mention in matcher.mentions(np):
         if mention.label != label:
             continue
-        form = re.sub(r"[\s\-]+", " ", mention.text.lower())
+        form = form_key(mention.text)
         container = re.match(r"^(a|an)\s+[\w-]+\s+of\s+", np, re.IGNORECASE)  # "a bowl of rice": rice, not a synonym "ball of yarn"
         in_container = container is not None and mention.start >= container.end() and mention.end == len(np) and not form.endswith("s")
         if not _DETERMINED.match(np) or in_container:
@@ -81,7 +81,7 @@ def _style_modifiers(entry: LabelKnowledge, matcher: MentionMatcher, label: int)
     if entry.kind != "style":
         return set()
     return {
-        re.sub(r"[\s\-]+", " ", m.text.lower()) for m in matcher.mentions(entry.np)
+        form_key(m.text) for m in matcher.mentions(entry.np)
         if m.label == label and entry.np[m.end:].strip(" .")
     }
 
@@ -135,7 +135,7 @@ class GrammarChecker:
             if previous is None or not _ends_phrase(text, mention.end):
                 continue
             word = previous.group(1).lower()
-            form = re.sub(r"[\s\-]+", " ", mention.text.lower())
+            form = form_key(mention.text)
             i = mention.label
             quoted = f"{previous.group(1)} {mention.text}"
             if word in ("a", "an"):

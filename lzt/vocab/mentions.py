@@ -10,7 +10,8 @@ from lzt.vocab.forms import surface_forms
 from lzt.vocab.vocabulary import Vocabulary
 
 
-def _form_key(text: str) -> str:
+def form_key(text: str) -> str:
+    """A term as mentions compare it: lower case, runs of spaces and hyphens as one space."""
     return re.sub(r"[\s\-]+", " ", text.lower()).strip()
 
 
@@ -33,7 +34,7 @@ class MentionMatcher:
         self._form_to_label: dict[str, int] = {}
         for index, label in enumerate(vocabulary.labels):
             for form in surface_forms(label):
-                self._form_to_label.setdefault(_form_key(form), index)
+                self._form_to_label.setdefault(form_key(form), index)
         forms = sorted(self._form_to_label, key=len, reverse=True)
         # A space or hyphen inside a label matches any run of spaces or hyphens, so "hot dog",
         # "hot-dog" and "t shirt"/"t-shirt" are one label.
@@ -44,7 +45,7 @@ class MentionMatcher:
         """Every mention, left to right (a label named twice appears twice)."""
         found = []
         for match in self._pattern.finditer(sentence or ""):
-            key = _form_key(match.group(0))
+            key = form_key(match.group(0))
             if key in self._form_to_label:
                 found.append(Mention(match.start(), match.end(), self._form_to_label[key], match.group(0)))
         return found
