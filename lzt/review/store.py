@@ -31,6 +31,7 @@ from lzt.version import __version__
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6C7A7472  # "lztr": says "an lzt review database" to anyone who reads the header
 BATCH = 1000  # photos per transaction while importing
+PAGE_QUERY = 500  # photos per query when reading them back (SQLite's limit on parameters is 999 in old builds)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -431,16 +432,7 @@ class ReviewStore:
             return []
         marks = ",".join("?" * len(ids))
         paths = dict(self._read(f"SELECT id, path FROM photos WHERE id IN ({marks})", ids))
-        scores: dict[int, list[tuple]] = {}
-        for photo, label, score, auto in self._read(
-            f"SELECT photo, label, score, auto FROM scores WHERE photo IN ({marks}) ORDER BY photo, auto DESC, rank", ids
-        ):
-            scores.setdefault(photo, []).append((label, score, auto))
-        decisions: dict[int, dict[str, tuple[str, bool]]] = {}
-        for photo, label, decision, added in self._read(
-            f"SELECT photo, label, decision, added FROM decisions WHERE photo IN ({marks}) ORDER BY decided_at", ids
-        ):
-            decisions.setdefault(photo, {})[label] = (decision, bool(added))
+        scores, decisions = self._scores_and_decisions(ids)
         result = []
         for photo_id in ids:
             if photo_id not in paths:
@@ -528,6 +520,22 @@ class ReviewStore:
 
     # --- reading decisions ------------------------------------------------------------------------
 
+    def _scores_and_decisions(self, ids: Sequence[int]) -> tuple[dict[int, list[tuple]], dict[int, dict[str, tuple[str, bool]]]]:
+        """For the photos with these ids: their (label, score, auto) rows, tags first then by rank,
+        and their decisions (label -> (decision, added)), oldest first; two queries in all."""
+        marks = ",".join("?" * len(ids))
+        scores: dict[int, list[tuple]] = {}
+        for photo, label, score, auto in self._read(
+            f"SELECT photo, label, score, auto FROM scores WHERE photo IN ({marks}) ORDER BY photo, auto DESC, rank", ids
+        ):
+            scores.setdefault(photo, []).append((label, score, auto))
+        decisions: dict[int, dict[str, tuple[str, bool]]] = {}
+        for photo, label, decision, added in self._read(
+            f"SELECT photo, label, decision, added FROM decisions WHERE photo IN ({marks}) ORDER BY decided_at", ids
+        ):
+            decisions.setdefault(photo, {})[label] = (decision, bool(added))
+        return scores, decisions
+
     def decisions(self) -> Iterator[Decision]:
         """Every decision, by photo then label."""
         for path, label, decision, added in self._read(
@@ -539,15 +547,18 @@ class ReviewStore:
         """Photos with at least one decision (with `every_photo`, every photo), by path, with
         their tags, candidates and decisions: what `apply` writes."""
         having = "" if every_photo else " WHERE id IN (SELECT photo FROM decisions)"
-        for photo_id, path in self._read(f"SELECT id, path FROM photos{having} ORDER BY path"):
-            rows = self._read("SELECT label, score, auto FROM scores WHERE photo=? ORDER BY auto DESC, rank", (photo_id,))
-            decided = self._read("SELECT label, decision FROM decisions WHERE photo=? ORDER BY decided_at", (photo_id,))
-            yield ReviewedPhoto(
-                photo_id, _decode(path),
-                tuple((label, score) for label, score, auto in rows if auto),
-                tuple((label, score) for label, score, auto in rows if not auto),
-                dict(decided),
-            )
+        photos = self._read(f"SELECT id, path FROM photos{having} ORDER BY path")
+        for start in range(0, len(photos), PAGE_QUERY):  # a few queries per chunk, not two per photo
+            chunk = photos[start : start + PAGE_QUERY]
+            scores, decisions = self._scores_and_decisions([photo_id for photo_id, _ in chunk])
+            for photo_id, path in chunk:
+                rows = scores.get(photo_id, [])
+                yield ReviewedPhoto(
+                    photo_id, _decode(path),
+                    tuple((label, score) for label, score, auto in rows if auto),
+                    tuple((label, score) for label, score, auto in rows if not auto),
+                    {label: decision for label, (decision, _) in decisions.get(photo_id, {}).items()},
+                )
 
 
 def _verdict(decision: Verdict | str) -> Verdict:
