@@ -110,8 +110,7 @@ def tag(
     if engine.from_embeddings is not None:
         return rescore_command(engine, classifier, selection, added, output, scoring, model, ui)
     if engine.sharded:
-        if added.prepend or added.folders:
-            raise typer.BadParameter("--out stores the classifier's tags only; add trigger words and folder tags with `lzt export`", param_hint="--prepend/--tags-from-folders")
+        _refuse_extra_tags(added)
         return shards_command(paths, classifier, engine, selection, output, decoding, discovery, scoring, input, model, ui)
     if not paths:
         raise typer.BadParameter("give image files or folders to tag (or --manifest with --out)", param_hint="PATHS")
@@ -127,6 +126,12 @@ def tag(
         done, skipped = write_records(add_extra_tags(records, added), writer, ui)
     ui.info(f"tagged {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _refuse_extra_tags(added: ExtraTags) -> None:
+    """Shards store the classifier's tags only: trigger words and folder tags go to `lzt export`."""
+    if added.prepend or added.folders:
+        raise typer.BadParameter("--out stores the classifier's tags only; add trigger words and folder tags with `lzt export`", param_hint="--prepend/--tags-from-folders")
 
 
 def _check_sharded(engine: EngineOptions, output: OutputFormatOptions) -> None:
@@ -191,8 +196,7 @@ def rescore_command(
             ui.info(f"re-scored {done - skipped} of {done} images" + (f"; {skipped} skipped" if skipped else ""))
             return EXIT_SKIPPED if skipped else EXIT_OK
         _check_sharded(engine, output)
-        if added.prepend or added.folders:
-            raise typer.BadParameter("--out stores the classifier's tags only; add trigger words and folder tags with `lzt export`", param_hint="--prepend/--tags-from-folders")
+        _refuse_extra_tags(added)
         run = rescore_shards(
             engine.from_embeddings or "", engine.out or "", tagger, engine=engine.engine.value, ray=engine.ray(), selection=chosen,
             tree=tagger.keyword_tree(chosen, selection.lang), progress=ui.progress,

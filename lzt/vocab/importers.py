@@ -49,7 +49,7 @@ from typing import Sequence
 from lzt.errors import LztError, UsageError, warn
 from lzt.files import atomic_write, is_sqlite
 from lzt.version import __version__
-from lzt.vocab.vocabulary import PATH_SEPARATOR, Vocabulary, parse_vocabulary, split_path
+from lzt.vocab.vocabulary import PATH_SEPARATOR, Vocabulary, clean_term, parse_vocabulary, split_path
 
 
 class KeywordFormat(str, Enum):
@@ -122,16 +122,10 @@ class _Label:
     synonyms: tuple[tuple[str, _Where], ...]
 
 
-_SPACES = re.compile(r"\s+")
 # Characters that end a vocabulary line or that no text file should hold.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _RESERVED_IN_NODE = "|#"  # the path separator and the comment sign: not even a header holds them
 _RESERVED_IN_LABEL = "|:,#[]"  # also the synonym colon and comma, and the brackets of kinds and headers
-
-
-def _clean(name: str) -> str:
-    """The name as the vocabulary parser reads it: runs of whitespace as one space."""
-    return _SPACES.sub(" ", name).strip()
 
 
 def _reserved(name: str, reserved: str) -> str | None:
@@ -263,7 +257,7 @@ def _exclusions(exclude: Sequence[str]) -> _Patterns:
     """Each `exclude` entry as a lower-case path, with its count of matches (so far 0)."""
     patterns: _Patterns = {}
     for entry in exclude:
-        pattern = tuple(_clean(node).lower() for node in split_path(entry))
+        pattern = tuple(clean_term(node).lower() for node in split_path(entry))
         if not pattern or not all(pattern):
             raise UsageError(f"`exclude` holds an empty keyword name in {entry!r}")
         patterns[pattern] = _Exclusion(entry)
@@ -293,7 +287,7 @@ def _labels(
     stack: list[tuple[_Keyword, tuple[str, ...]]] = [(root, ()) for root in reversed(roots)]
     while stack:  # pre-order, iteratively: a tree may be deeper than Python's recursion limit
         node, parents = stack.pop()
-        name = _clean(node.name)
+        name = clean_term(node.name)
         pattern = _matching((*parents, name), patterns)
         if pattern is not None:
             patterns[pattern].hits += 1
@@ -332,7 +326,7 @@ def _unique(candidates: list[_Label], notes: _Notes) -> list[_Label]:
     for label in first.values():
         synonyms: list[tuple[str, _Where]] = []
         for raw, where in label.synonyms:
-            synonym, key = _clean(raw), _clean(raw).lower()
+            synonym, key = clean_term(raw), clean_term(raw).lower()
             if key == label.name.lower() or key in {s.lower() for s, _ in synonyms}:
                 continue  # repeats its own label: nothing is lost
             problem = _reserved(synonym, _RESERVED_IN_LABEL)

@@ -80,7 +80,8 @@ class LabelLine:
 
 _SPACES = re.compile(r"\s+")
 
-def _clean(term: str) -> str:
+def clean_term(term: str) -> str:
+    """A name or synonym as the parser reads it: stripped, runs of whitespace as one space."""
     return _SPACES.sub(" ", term.strip())
 
 def split_kind(text: str) -> tuple[str, str | None]:
@@ -97,7 +98,7 @@ PATH_SEPARATOR = "|"  # between the nodes of a keyword path, as in Lightroom's l
 
 def split_path(text: str) -> tuple[str, ...]:
     """`animals | birds` -> (`animals`, `birds`); an empty node stays empty (the parser rejects it)."""
-    return tuple(_clean(node) for node in text.split(PATH_SEPARATOR)) if text.strip() else ()
+    return tuple(clean_term(node) for node in text.split(PATH_SEPARATOR)) if text.strip() else ()
 
 
 def _label_line(number: int, raw: str, name: str, value: str | None, section: tuple[str, ...] = ()) -> LabelLine:
@@ -106,9 +107,9 @@ def _label_line(number: int, raw: str, name: str, value: str | None, section: tu
         value, kind = split_kind(value)
     else:
         name, kind = split_kind(name)
-    synonyms = tuple(_clean(s) for s in value.split(",")) if value else ()  # `dog:` has none
+    synonyms = tuple(clean_term(s) for s in value.split(",")) if value else ()  # `dog:` has none
     *own, leaf = split_path(name) or ("",)
-    return LabelLine(number, raw, _clean(leaf), synonyms, kind, (*section, *own))
+    return LabelLine(number, raw, clean_term(leaf), synonyms, kind, (*section, *own))
 
 
 def section_header(raw: str) -> tuple[str, ...] | None:
