@@ -22,15 +22,7 @@ from lzt.eval.evaluate import Evaluation, evaluate
 from lzt.eval.thresholds import DEFAULT_MIN_POSITIVES, Thresholds
 from lzt.files import UnreadableFile
 from lzt.output.stats import caption_tags
-from lzt.output.xmp import (
-    ADDED_HIERARCHICAL,
-    ADDED_KEYWORDS,
-    HIERARCHICAL,
-    REVIEW_PARENT,
-    SUBJECT,
-    image_sidecars,
-    property_items,
-)
+from lzt.output.xmp import ADDED_KEYWORDS, REVIEW_PARENT, SUBJECT, TREES, image_sidecars, lzt_owns, property_items
 from lzt.progress import Progress, no_progress
 from lzt.tagging import DecodeOptions, Tagger
 from lzt.tagging.discovery import discover
@@ -92,14 +84,13 @@ def _sidecar_keywords(image: Path, parent: str) -> list[str]:
     keywords: list[str] = []
     for _, sidecar in image_sidecars(image):
         added = {k.lower() for k in property_items(sidecar, ADDED_KEYWORDS)}
-        added_hierarchical = {k.lower() for k in property_items(sidecar, ADDED_HIERARCHICAL)}
         keywords += [k for k in property_items(sidecar, SUBJECT) if k.lower() not in added]
-        for entry in property_items(sidecar, HIERARCHICAL):
-            if entry.lower() in added_hierarchical or (parent and entry.lower().startswith(f"{parent.lower()}|")):
-                continue
-            if entry.lower().startswith(DARKTABLE_TAGS):
-                continue  # darktable's own automatic tags (`darktable|format|jpg`), not a person's
-            keywords += [part.strip() for part in entry.split("|") if part.strip()]
+        hierarchy = TREES[0]  # lr:hierarchicalSubject, with the writer's own rule for what is lzt's
+        owned = lzt_owns(sidecar, hierarchy, parent)
+        for entry in property_items(sidecar, hierarchy.tag):
+            if owned(entry) or entry.lower().startswith(DARKTABLE_TAGS):
+                continue  # lzt's, or darktable's own automatic tags (`darktable|format|jpg`): not a person's
+            keywords += hierarchy.nodes(entry)
     return keywords
 
 

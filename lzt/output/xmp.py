@@ -287,7 +287,7 @@ def merge_keywords(
     recorded_flat = _recorded(sidecar, ADDED_KEYWORDS)
     owned = [(ADDED_KEYWORDS, _merge_bag(sidecar.bag(SUBJECT), flat, replace, lambda k: k.lower() in recorded_flat))]
     for prop in TREES:
-        owns = _owner(sidecar, prop, parent)
+        owns = lzt_owns(sidecar, prop, parent)
 
         def owns_unreviewed(entry: str, prop: TreeProperty = prop, owns: Callable[[str], bool] = owns) -> bool:
             return owns(entry) and not prop.is_review_marker(entry)  # a person's decisions are not lzt tag's to remove
@@ -298,7 +298,7 @@ def merge_keywords(
     _record(sidecar, owned)
 
 
-def _owner(sidecar: Sidecar, prop: TreeProperty, parent: str) -> Callable[[str], bool]:
+def lzt_owns(sidecar: Sidecar, prop: TreeProperty, parent: str) -> Callable[[str], bool]:
     """Whether an entry of a tree property is lzt's: recorded as lzt's, or under the parent."""
     recorded = _recorded(sidecar, prop.record)
     prefix = (prop.entry((), parent) + prop.separator).lower() if parent.strip("| ") else None
@@ -375,7 +375,7 @@ def merge_reviewed_keywords(
                 return entry.lower() not in wanted_lower
             return (prop.nodes(entry) or [""])[-1].lower() in rejected_lower or entry.lower() in stale_auto
 
-        owned.append((prop.record, _update_bag(sidecar.bag(prop.tag), wanted, _owner(sidecar, prop, parent), removable)))
+        owned.append((prop.record, _update_bag(sidecar.bag(prop.tag), wanted, lzt_owns(sidecar, prop, parent), removable)))
     _record(sidecar, owned)
 
 
